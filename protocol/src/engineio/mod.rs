@@ -7,7 +7,7 @@
 mod packet;
 pub mod polling;
 
-pub use packet::{DecodeError, Frame, OpenPacket, Packet, PacketType, PROBE};
+pub use packet::{DecodeError, Frame, OpenPacket, PROBE, Packet, PacketType};
 
 /// The Engine.IO protocol revision this crate speaks (the `EIO` query parameter).
 pub const PROTOCOL_VERSION: u8 = 4;

@@ -309,8 +309,14 @@ mod tests {
     #[test]
     fn malformed_frames_are_errors() {
         assert_eq!(Packet::decode(text("")), Err(DecodeError::Empty));
-        assert_eq!(Packet::decode(text("9")), Err(DecodeError::UnknownType('9')));
-        assert_eq!(Packet::decode(text("éa")), Err(DecodeError::UnknownType('é')));
+        assert_eq!(
+            Packet::decode(text("9")),
+            Err(DecodeError::UnknownType('9'))
+        );
+        assert_eq!(
+            Packet::decode(text("éa")),
+            Err(DecodeError::UnknownType('é'))
+        );
         assert_eq!(
             Packet::decode(text("1x")),
             Err(DecodeError::TrailingData(PacketType::Close))

@@ -81,7 +81,11 @@ pub struct PayloadDecoder {
 impl PayloadDecoder {
     /// A decoder that refuses bodies longer than `max_payload` bytes.
     pub fn new(max_payload: usize) -> Self {
-        Self { max_payload, body: BytesMut::new(), first: None }
+        Self {
+            max_payload,
+            body: BytesMut::new(),
+            first: None,
+        }
     }
 
     /// The number of bytes received so far.
@@ -96,7 +100,9 @@ impl PayloadDecoder {
 
     fn check(&self, more: usize) -> Result<(), DecodeError> {
         if self.len().saturating_add(more) > self.max_payload {
-            Err(DecodeError::TooLarge { max: self.max_payload })
+            Err(DecodeError::TooLarge {
+                max: self.max_payload,
+            })
         } else {
             Ok(())
         }
@@ -206,7 +212,12 @@ mod tests {
             decode_payload(Bytes::from_static(b"4123456789"), 8),
             Err(DecodeError::TooLarge { max: 8 })
         );
-        assert_eq!(decode_payload(Bytes::from_static(b"41234567"), 8).unwrap().len(), 1);
+        assert_eq!(
+            decode_payload(Bytes::from_static(b"41234567"), 8)
+                .unwrap()
+                .len(),
+            1
+        );
     }
 
     #[test]
@@ -215,7 +226,9 @@ mod tests {
         let whole = decode_payload(Bytes::from_static(body), 100).unwrap();
         for split in 0..=body.len() {
             let mut decoder = PayloadDecoder::new(100);
-            decoder.push_bytes(Bytes::copy_from_slice(&body[..split])).unwrap();
+            decoder
+                .push_bytes(Bytes::copy_from_slice(&body[..split]))
+                .unwrap();
             decoder.push(&body[split..]).unwrap();
             assert_eq!(decoder.finish().unwrap(), whole);
         }

@@ -1,0 +1,383 @@
+//! Raw-JSON payloads: [`Args`] (an event's or ack's arguments), [`Event`], [`RawJson`].
+//!
+//! Payloads keep the JSON text they arrived as (sharing the frame's memory), already
+//! validated, and deserialise into user types only when asked.
+//!
+//! Typed arguments follow one rule, on both sides: a Rust tuple is a list of arguments,
+//! `()` is no argument, and any other value is one argument. So `("ana", 3)` sends two
+//! arguments, `vec![1, 2]` sends one array, and `args::<(String, u32)>()` reads two.
+
+use std::fmt;
+
+use bytes::Bytes;
+use bytestring::ByteString;
+use serde::de::{DeserializeSeed, IgnoredAny, SeqAccess, Visitor};
+use serde::{Deserialize, Serialize};
+
+use super::error::EncodeError;
+use super::is_reserved_event;
+use super::scan::{Shape, shape_of};
+use crate::binary;
+
+/// A validated JSON value, kept as its text.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct RawJson(ByteString);
+
+impl RawJson {
+    /// Validates `text` as one JSON value.
+    pub fn new(text: impl Into<ByteString>) -> Result<Self, serde_json::Error> {
+        let text = text.into();
+        serde_json::from_str::<IgnoredAny>(&text)?;
+        Ok(RawJson(text))
+    }
+
+    /// Serialises `value` to JSON.
+    pub fn from_value<T: Serialize + ?Sized>(value: &T) -> Result<Self, EncodeError> {
+        serde_json::to_string(value)
+            .map(|text| RawJson(text.into()))
+            .map_err(|e| EncodeError::Serialize(e.to_string()))
+    }
+
+    /// Wraps text this crate has already validated.
+    pub(crate) fn trusted(text: ByteString) -> Self {
+        RawJson(text)
+    }
+
+    /// The JSON text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The JSON text, shared.
+    pub fn text(&self) -> &ByteString {
+        &self.0
+    }
+
+    /// Deserialises the value.
+    pub fn deserialize<'a, T: Deserialize<'a>>(&'a self) -> Result<T, serde_json::Error> {
+        serde_json::from_str(&self.0)
+    }
+}
+
+impl fmt::Debug for RawJson {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "RawJson({})", &*self.0)
+    }
+}
+
+impl fmt::Display for RawJson {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The arguments of an acknowledgement (or, with the name first, of an event): a JSON
+/// array kept as text, plus the binary attachments its placeholders refer to.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Args {
+    json: ByteString,
+    attachments: Vec<Bytes>,
+}
+
+impl Args {
+    /// No argument: `[]`.
+    pub fn empty() -> Self {
+        Args {
+            json: ByteString::from_static("[]"),
+            attachments: Vec::new(),
+        }
+    }
+
+    /// Serialises `args` (a tuple for several arguments, `()` for none, any other value
+    /// for one). [`Binary`](crate::Binary) values inside become attachments.
+    pub fn new<T: Serialize + ?Sized>(args: &T) -> Result<Self, EncodeError> {
+        build_array(None, args)
+    }
+
+    /// Validated parts, as the decoder or an encoder of this crate produced them.
+    pub(crate) fn trusted(json: ByteString, attachments: Vec<Bytes>) -> Self {
+        Args { json, attachments }
+    }
+
+    /// The JSON array, with `{"_placeholder":true,"num":N}` where attachments go.
+    pub fn json(&self) -> &ByteString {
+        &self.json
+    }
+
+    /// The binary attachments, in placeholder order.
+    pub fn attachments(&self) -> &[Bytes] {
+        &self.attachments
+    }
+
+    /// Whether there are binary attachments (the packet is then a binary event or ack).
+    pub fn has_attachments(&self) -> bool {
+        !self.attachments.is_empty()
+    }
+
+    /// Deserialises the arguments as a tuple (`(A,)` for one argument, `(A, B)` for two,
+    /// `Vec<serde_json::Value>` for any number). Extra arguments are ignored, as a
+    /// JavaScript handler ignores them.
+    pub fn deserialize<'a, T: Deserialize<'a>>(&'a self) -> Result<T, serde_json::Error> {
+        self.deserialize_from(0)
+    }
+
+    /// Deserialises the arguments after the first `skip` elements of the array.
+    fn deserialize_from<'a, T: Deserialize<'a>>(
+        &'a self,
+        skip: usize,
+    ) -> Result<T, serde_json::Error> {
+        binary::with_attachments(&self.attachments, || {
+            let mut de = serde_json::Deserializer::from_str(&self.json);
+            let value = SkipThen::<T> {
+                skip,
+                then: std::marker::PhantomData,
+            }
+            .deserialize(&mut de)?;
+            de.end()?;
+            Ok(value)
+        })
+    }
+}
+
+impl fmt::Debug for Args {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Args({}", &*self.json)?;
+        if !self.attachments.is_empty() {
+            write!(f, " + {} attachment(s)", self.attachments.len())?;
+        }
+        f.write_str(")")
+    }
+}
+
+/// An event: its name and arguments, kept as the raw array `["name", arg…]`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Event {
+    name: ByteString,
+    data: Args,
+}
+
+impl Event {
+    /// An event named `name` with `args` (a tuple for several arguments, `()` for none,
+    /// any other value for one). Reserved names are refused.
+    pub fn new<T: Serialize + ?Sized>(name: &str, args: &T) -> Result<Self, EncodeError> {
+        if is_reserved_event(name) {
+            return Err(EncodeError::ReservedEventName(name.to_owned()));
+        }
+        let data = build_array(Some(name), args)?;
+        Ok(Event {
+            name: ByteString::from(name),
+            data,
+        })
+    }
+
+    /// Validated parts, as the decoder produced them.
+    pub(crate) fn trusted(name: ByteString, data: Args) -> Self {
+        Event { name, data }
+    }
+
+    /// The event name (a numeric name, which JavaScript peers may send, as its JSON text).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The whole payload: the array whose first element is the name.
+    pub fn data(&self) -> &Args {
+        &self.data
+    }
+
+    /// Deserialises the arguments after the name, as a tuple; see [`Args::deserialize`].
+    pub fn args<'a, T: Deserialize<'a>>(&'a self) -> Result<T, serde_json::Error> {
+        self.data.deserialize_from(1)
+    }
+}
+
+impl fmt::Debug for Event {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Event({:?}, {:?})", &*self.name, self.data)
+    }
+}
+
+/// Writes `[` `"name",`? `args…` `]`, collecting attachments.
+fn build_array<T: Serialize + ?Sized>(name: Option<&str>, args: &T) -> Result<Args, EncodeError> {
+    let ser_err = |e: serde_json::Error| EncodeError::Serialize(e.to_string());
+    let (result, attachments) = binary::collect_attachments(|| {
+        let mut out = Vec::with_capacity(64);
+        out.push(b'[');
+        if let Some(name) = name {
+            serde_json::to_writer(&mut out, name).map_err(ser_err)?;
+        }
+        match shape_of(args) {
+            Shape::Unit => out.push(b']'),
+            Shape::Tuple if name.is_none() => {
+                // The tuple writes the whole array itself.
+                out.clear();
+                serde_json::to_writer(&mut out, args).map_err(ser_err)?;
+            }
+            Shape::Tuple => {
+                // The tuple writes `[a,b]` after `["name"`: its `[` becomes the separator.
+                let start = out.len();
+                serde_json::to_writer(&mut out, args).map_err(ser_err)?;
+                if out.len() - start == 2 {
+                    out.truncate(start);
+                    out.push(b']');
+                } else {
+                    out[start] = b',';
+                }
+            }
+            Shape::Single => {
+                if name.is_some() {
+                    out.push(b',');
+                }
+                serde_json::to_writer(&mut out, args).map_err(ser_err)?;
+                out.push(b']');
+            }
+        }
+        Ok::<_, EncodeError>(out)
+    });
+    let out = result?;
+    let json = String::from_utf8(out).expect("serde_json writes UTF-8");
+    Ok(Args {
+        json: json.into(),
+        attachments,
+    })
+}
+
+/// Skips `skip` elements of a JSON array, deserialises `T` from the following ones (as a
+/// sequence), then skips whatever is left.
+struct SkipThen<T> {
+    skip: usize,
+    then: std::marker::PhantomData<T>,
+}
+
+impl<'de, T: Deserialize<'de>> DeserializeSeed<'de> for SkipThen<T> {
+    type Value = T;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, de: D) -> Result<T, D::Error> {
+        de.deserialize_seq(self)
+    }
+}
+
+impl<'de, T: Deserialize<'de>> Visitor<'de> for SkipThen<T> {
+    type Value = T;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an array of arguments")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<T, A::Error> {
+        for _ in 0..self.skip {
+            seq.next_element::<IgnoredAny>()?;
+        }
+        let value = T::deserialize(serde::de::value::SeqAccessDeserializer::new(&mut seq))?;
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(value)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Binary;
+
+    #[derive(Serialize, Deserialize, Debug, PartialEq)]
+    struct Msg {
+        user: String,
+        text: String,
+    }
+
+    #[test]
+    fn tuples_are_argument_lists_and_other_values_one_argument() {
+        let msg = Msg {
+            user: "ana".into(),
+            text: "hello".into(),
+        };
+        let cases: [(Event, &str); 6] = [
+            (
+                Event::new("chat", &msg).unwrap(),
+                r#"["chat",{"user":"ana","text":"hello"}]"#,
+            ),
+            (Event::new("chat", &("a", 1)).unwrap(), r#"["chat","a",1]"#),
+            (Event::new("chat", &(7,)).unwrap(), r#"["chat",7]"#),
+            (Event::new("chat", &()).unwrap(), r#"["chat"]"#),
+            (
+                Event::new("chat", &vec![1, 2]).unwrap(),
+                r#"["chat",[1,2]]"#,
+            ),
+            (Event::new("a\"b", "x").unwrap(), r#"["a\"b","x"]"#),
+        ];
+        for (event, json) in cases {
+            assert_eq!(&event.data().json()[..], json);
+        }
+        assert_eq!(&Args::new(&("a", 1)).unwrap().json()[..], r#"["a",1]"#);
+        assert_eq!(&Args::new(&()).unwrap().json()[..], "[]");
+        assert_eq!(
+            &Args::new(&msg).unwrap().json()[..],
+            r#"[{"user":"ana","text":"hello"}]"#
+        );
+    }
+
+    #[test]
+    fn typed_access_reads_arguments_after_the_name() {
+        let event = Event::new(
+            "chat",
+            &(
+                "ana",
+                Msg {
+                    user: "b".into(),
+                    text: "t".into(),
+                },
+            ),
+        )
+        .unwrap();
+        let (who, msg): (String, Msg) = event.args().unwrap();
+        assert_eq!((who.as_str(), msg.text.as_str()), ("ana", "t"));
+        // Extra arguments are ignored; too few is an error.
+        let (first,): (&str,) = event.args().unwrap();
+        assert_eq!(first, "ana");
+        assert!(event.args::<(String, Msg, u8)>().is_err());
+        let all: Vec<serde_json::Value> = event.args().unwrap();
+        assert_eq!(all.len(), 2);
+    }
+
+    #[test]
+    fn binary_arguments_become_attachments_and_come_back() {
+        let args = Args::new(&(
+            Binary::from(vec![1u8, 2]),
+            "x",
+            vec![Binary::from(vec![3u8])],
+        ))
+        .unwrap();
+        assert_eq!(
+            &args.json()[..],
+            r#"[{"_placeholder":true,"num":0},"x",[{"_placeholder":true,"num":1}]]"#
+        );
+        assert_eq!(args.attachments().len(), 2);
+        let (a, x, rest): (Binary, String, Vec<Binary>) = args.deserialize().unwrap();
+        assert_eq!(
+            (&a[..], x.as_str(), &rest[0][..]),
+            (&[1u8, 2][..], "x", &[3u8][..])
+        );
+    }
+
+    #[test]
+    fn reserved_names_are_refused() {
+        for name in super::super::RESERVED_EVENTS {
+            assert_eq!(
+                Event::new(name, &()).unwrap_err(),
+                EncodeError::ReservedEventName(name.into())
+            );
+        }
+    }
+
+    #[test]
+    fn raw_json_validates() {
+        assert!(RawJson::new(r#"{"a":1}"#).is_ok());
+        assert!(RawJson::new(r#"{"a":1} x"#).is_err());
+        assert_eq!(
+            RawJson::from_value(&serde_json::json!({"t": 1}))
+                .unwrap()
+                .as_str(),
+            r#"{"t":1}"#
+        );
+    }
+}

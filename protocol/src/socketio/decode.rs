@@ -1,0 +1,293 @@
+//! The Socket.IO decoder: text frames, then the binary attachments they announce.
+
+use bytes::Bytes;
+use bytestring::ByteString;
+
+use super::args::{Args, Event, RawJson};
+use super::error::DecodeError;
+use super::packet::{Packet, PacketType};
+use super::scan::{Kind, scan_event, scan_value};
+
+/// The attachment limit of the reference parser (socket.io-parser's `maxAttachments`).
+pub const DEFAULT_MAX_ATTACHMENTS: usize = 10;
+
+/// Decodes Socket.IO packets from the Engine.IO messages of one connection.
+///
+/// Feed each text message (the text after the Engine.IO `4`) to
+/// [`decode_text`](Self::decode_text) and each binary message to
+/// [`decode_binary`](Self::decode_binary). A packet without attachments comes out at
+/// once; a binary packet comes out with the last of its announced attachments, its
+/// placeholders checked against them. After an error the decoder is empty again, but
+/// the connection should be closed: the peer is not speaking the protocol.
+///
+/// ```
+/// use halyard_protocol::{Binary, Bytes, socketio::{Decoder, Packet}};
+///
+/// let mut decoder = Decoder::new();
+/// let text = r#"51-["upload",{"_placeholder":true,"num":0}]"#;
+/// assert!(decoder.decode_text(text.into()).unwrap().is_none());
+/// let packet = decoder.decode_binary(Bytes::from_static(&[1, 2, 3])).unwrap().unwrap();
+/// let Packet::Event { event, .. } = packet else { unreachable!() };
+/// let (file,): (Binary,) = event.args().unwrap();
+/// assert_eq!(&file[..], &[1, 2, 3]);
+/// ```
+#[derive(Debug)]
+pub struct Decoder {
+    max_attachments: usize,
+    partial: Option<Partial>,
+}
+
+/// A binary packet waiting for its attachments.
+#[derive(Debug)]
+struct Partial {
+    nsp: ByteString,
+    ack_id: Option<u64>,
+    /// The event name, for a binary event; `None` for a binary ack.
+    name: Option<ByteString>,
+    json: ByteString,
+    expected: usize,
+    attachments: Vec<Bytes>,
+}
+
+impl Default for Decoder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Decoder {
+    /// A decoder accepting up to [`DEFAULT_MAX_ATTACHMENTS`] attachments per packet.
+    pub fn new() -> Self {
+        Self::with_max_attachments(DEFAULT_MAX_ATTACHMENTS)
+    }
+
+    /// A decoder accepting up to `max_attachments` attachments per packet.
+    pub fn with_max_attachments(max_attachments: usize) -> Self {
+        Self {
+            max_attachments,
+            partial: None,
+        }
+    }
+
+    /// How many attachments the packet being reassembled still waits for (0 when none is).
+    pub fn missing_attachments(&self) -> usize {
+        self.partial
+            .as_ref()
+            .map_or(0, |p| p.expected - p.attachments.len())
+    }
+
+    /// Drops a packet being reassembled.
+    pub fn reset(&mut self) {
+        self.partial = None;
+    }
+
+    /// Decodes a text frame. Returns `Ok(None)` when the packet waits for attachments.
+    pub fn decode_text(&mut self, text: ByteString) -> Result<Option<Packet>, DecodeError> {
+        if let Some(partial) = self.partial.take() {
+            let missing = partial.expected - partial.attachments.len();
+            return Err(DecodeError::UnexpectedText { missing });
+        }
+        let header = Header::parse(&text, self.max_attachments)?;
+        let Header {
+            kind,
+            attachments,
+            nsp,
+            ack_id,
+            data,
+        } = header;
+        let no_ack_id = || {
+            if ack_id.is_none() {
+                Ok(())
+            } else {
+                Err(DecodeError::InvalidAckId)
+            }
+        };
+        let required = || data.clone().ok_or(DecodeError::InvalidPayload(kind));
+        let binary = kind.is_binary().then_some(attachments);
+        let packet = match kind {
+            PacketType::Connect => {
+                no_ack_id()?;
+                let data = match data {
+                    Some(data) => Some(expect_kind(data, kind, &[Kind::Object])?),
+                    None => None,
+                };
+                Packet::Connect { nsp, data }
+            }
+            PacketType::Disconnect => {
+                no_ack_id()?;
+                if data.is_some() {
+                    return Err(DecodeError::InvalidPayload(kind));
+                }
+                Packet::Disconnect { nsp }
+            }
+            PacketType::ConnectError => {
+                no_ack_id()?;
+                let data = expect_kind(required()?, kind, &[Kind::Object, Kind::String])?;
+                Packet::ConnectError { nsp, data }
+            }
+            PacketType::Event | PacketType::BinaryEvent => {
+                let json = required()?;
+                let name = scan_event(&json, binary, kind)?;
+                if binary.is_some() {
+                    return self.wait(Partial::new(nsp, ack_id, Some(name), json, attachments));
+                }
+                Packet::Event {
+                    nsp,
+                    ack_id,
+                    event: Event::trusted(name, Args::trusted(json, Vec::new())),
+                }
+            }
+            PacketType::Ack | PacketType::BinaryAck => {
+                let ack_id = ack_id.ok_or(DecodeError::InvalidAckId)?;
+                let json = required()?;
+                if scan_value(&json, binary, kind)? != Kind::Array {
+                    return Err(DecodeError::InvalidPayload(kind));
+                }
+                if binary.is_some() {
+                    return self.wait(Partial::new(nsp, Some(ack_id), None, json, attachments));
+                }
+                Packet::Ack {
+                    nsp,
+                    ack_id,
+                    args: Args::trusted(json, Vec::new()),
+                }
+            }
+        };
+        Ok(Some(packet))
+    }
+
+    /// Decodes a binary frame: the next attachment of the packet being reassembled.
+    pub fn decode_binary(&mut self, bytes: Bytes) -> Result<Option<Packet>, DecodeError> {
+        let partial = self.partial.as_mut().ok_or(DecodeError::UnexpectedBinary)?;
+        partial.attachments.push(bytes);
+        if partial.attachments.len() < partial.expected {
+            return Ok(None);
+        }
+        let Partial {
+            nsp,
+            ack_id,
+            name,
+            json,
+            attachments,
+            ..
+        } = self.partial.take().expect("checked above");
+        let args = Args::trusted(json, attachments);
+        Ok(Some(match (name, ack_id) {
+            (Some(name), ack_id) => Packet::Event {
+                nsp,
+                ack_id,
+                event: Event::trusted(name, args),
+            },
+            (None, Some(ack_id)) => Packet::Ack { nsp, ack_id, args },
+            (None, None) => unreachable!("a binary ack is only stored with its ack id"),
+        }))
+    }
+
+    fn wait(&mut self, partial: Partial) -> Result<Option<Packet>, DecodeError> {
+        self.partial = Some(partial);
+        Ok(None)
+    }
+}
+
+impl Partial {
+    fn new(
+        nsp: ByteString,
+        ack_id: Option<u64>,
+        name: Option<ByteString>,
+        json: ByteString,
+        expected: usize,
+    ) -> Self {
+        Partial {
+            nsp,
+            ack_id,
+            name,
+            json,
+            expected,
+            attachments: Vec::with_capacity(expected),
+        }
+    }
+}
+
+fn expect_kind(
+    json: ByteString,
+    packet: PacketType,
+    allowed: &[Kind],
+) -> Result<RawJson, DecodeError> {
+    if allowed.contains(&scan_value(&json, None, packet)?) {
+        Ok(RawJson::trusted(json))
+    } else {
+        Err(DecodeError::InvalidPayload(packet))
+    }
+}
+
+/// The parts of a packet's text before its JSON.
+struct Header {
+    kind: PacketType,
+    attachments: usize,
+    nsp: ByteString,
+    ack_id: Option<u64>,
+    data: Option<ByteString>,
+}
+
+impl Header {
+    fn parse(text: &ByteString, max_attachments: usize) -> Result<Header, DecodeError> {
+        let bytes = text.as_bytes();
+        let first = *bytes.first().ok_or(DecodeError::Empty)?;
+        let kind = PacketType::from_digit(first)
+            .ok_or_else(|| DecodeError::UnknownType(text.chars().next().unwrap_or('\0')))?;
+        // Every boundary below follows an ASCII byte, so slices stay on char boundaries.
+        let mut i = 1;
+        let mut attachments = 0;
+        if kind.is_binary() {
+            let dash =
+                memchr::memchr(b'-', &bytes[i..]).ok_or(DecodeError::InvalidAttachmentCount)?;
+            let digits = &bytes[i..i + dash];
+            if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+                return Err(DecodeError::InvalidAttachmentCount);
+            }
+            attachments = parse_u64(digits)
+                .map(|n| usize::try_from(n).unwrap_or(usize::MAX))
+                .unwrap_or(usize::MAX);
+            if attachments == 0 {
+                return Err(DecodeError::InvalidAttachmentCount);
+            }
+            if attachments > max_attachments {
+                return Err(DecodeError::TooManyAttachments {
+                    max: max_attachments,
+                });
+            }
+            i += dash + 1;
+        }
+        let nsp = if bytes.get(i) == Some(&b'/') {
+            let end = memchr::memchr(b',', &bytes[i..]).map_or(bytes.len(), |comma| i + comma);
+            let nsp = text.slice_ref(&text[i..end]);
+            i = (end + 1).min(bytes.len());
+            nsp
+        } else {
+            ByteString::from_static("/")
+        };
+        let digits = bytes[i..].iter().take_while(|b| b.is_ascii_digit()).count();
+        let ack_id = if digits > 0 {
+            let id = parse_u64(&bytes[i..i + digits]).ok_or(DecodeError::InvalidAckId)?;
+            i += digits;
+            Some(id)
+        } else {
+            None
+        };
+        let data = (i < bytes.len()).then(|| text.slice_ref(&text[i..]));
+        Ok(Header {
+            kind,
+            attachments,
+            nsp,
+            ack_id,
+            data,
+        })
+    }
+}
+
+/// Parses ASCII digits, `None` on overflow.
+fn parse_u64(digits: &[u8]) -> Option<u64> {
+    digits.iter().try_fold(0u64, |n, d| {
+        n.checked_mul(10)?.checked_add(u64::from(d - b'0'))
+    })
+}

@@ -1,0 +1,528 @@
+//! Single-pass JSON checks behind the codec, built on serde visitors so nothing is
+//! materialised: the shape of typed arguments (encode side), and on the decode side the
+//! kind of a payload, an event's name, and the validity of attachment placeholders.
+
+use std::cell::Cell;
+use std::fmt;
+
+use bytestring::ByteString;
+use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::ser::{self, Impossible, Serialize, Serializer};
+
+use super::error::DecodeError;
+use super::is_reserved_event;
+use super::packet::PacketType;
+
+// ---------------------------------------------------------------------------------------
+// Encode side: is a typed value an argument list (tuple), no argument (unit) or one value?
+
+/// How a typed value maps to event arguments.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Shape {
+    /// `()`: no argument.
+    Unit,
+    /// A tuple: one argument per element.
+    Tuple,
+    /// Anything else: one argument.
+    Single,
+}
+
+/// Finds the shape of `value` by starting to serialise it and stopping at the first call.
+pub(crate) fn shape_of<T: Serialize + ?Sized>(value: &T) -> Shape {
+    match value.serialize(ShapeProbe) {
+        Ok(shape) | Err(ShapeFound(Some(shape))) => shape,
+        Err(ShapeFound(None)) => Shape::Single,
+    }
+}
+
+struct ShapeProbe;
+
+/// Carries the answer out of the serializer calls that cannot return it.
+#[derive(Debug)]
+struct ShapeFound(Option<Shape>);
+
+impl fmt::Display for ShapeFound {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}", self.0)
+    }
+}
+
+impl std::error::Error for ShapeFound {}
+
+impl ser::Error for ShapeFound {
+    fn custom<T: fmt::Display>(_: T) -> Self {
+        ShapeFound(None)
+    }
+}
+
+macro_rules! single {
+    ($($method:ident($($ty:ty),*)),* $(,)?) => {
+        $(fn $method(self, $(_: $ty),*) -> Result<Shape, ShapeFound> { Ok(Shape::Single) })*
+    };
+}
+
+impl Serializer for ShapeProbe {
+    type Ok = Shape;
+    type Error = ShapeFound;
+    type SerializeSeq = Impossible<Shape, ShapeFound>;
+    type SerializeTuple = Impossible<Shape, ShapeFound>;
+    type SerializeTupleStruct = Impossible<Shape, ShapeFound>;
+    type SerializeTupleVariant = Impossible<Shape, ShapeFound>;
+    type SerializeMap = Impossible<Shape, ShapeFound>;
+    type SerializeStruct = Impossible<Shape, ShapeFound>;
+    type SerializeStructVariant = Impossible<Shape, ShapeFound>;
+
+    single!(
+        serialize_bool(bool),
+        serialize_i8(i8),
+        serialize_i16(i16),
+        serialize_i32(i32),
+        serialize_i64(i64),
+        serialize_i128(i128),
+        serialize_u8(u8),
+        serialize_u16(u16),
+        serialize_u32(u32),
+        serialize_u64(u64),
+        serialize_u128(u128),
+        serialize_f32(f32),
+        serialize_f64(f64),
+        serialize_char(char),
+        serialize_str(&str),
+        serialize_bytes(&[u8]),
+        serialize_none(),
+        serialize_unit_struct(&'static str),
+        serialize_unit_variant(&'static str, u32, &'static str),
+    );
+
+    fn serialize_unit(self) -> Result<Shape, ShapeFound> {
+        Ok(Shape::Unit)
+    }
+
+    fn serialize_some<T: Serialize + ?Sized>(self, _: &T) -> Result<Shape, ShapeFound> {
+        Ok(Shape::Single)
+    }
+
+    fn serialize_newtype_struct<T: Serialize + ?Sized>(
+        self,
+        _: &'static str,
+        value: &T,
+    ) -> Result<Shape, ShapeFound> {
+        value.serialize(self)
+    }
+
+    fn serialize_newtype_variant<T: Serialize + ?Sized>(
+        self,
+        _: &'static str,
+        _: u32,
+        _: &'static str,
+        _: &T,
+    ) -> Result<Shape, ShapeFound> {
+        Ok(Shape::Single)
+    }
+
+    fn serialize_tuple(self, _: usize) -> Result<Self::SerializeTuple, ShapeFound> {
+        Err(ShapeFound(Some(Shape::Tuple)))
+    }
+
+    fn serialize_seq(self, _: Option<usize>) -> Result<Self::SerializeSeq, ShapeFound> {
+        Err(ShapeFound(Some(Shape::Single)))
+    }
+
+    fn serialize_tuple_struct(
+        self,
+        _: &'static str,
+        _: usize,
+    ) -> Result<Self::SerializeTupleStruct, ShapeFound> {
+        Err(ShapeFound(Some(Shape::Single)))
+    }
+
+    fn serialize_tuple_variant(
+        self,
+        _: &'static str,
+        _: u32,
+        _: &'static str,
+        _: usize,
+    ) -> Result<Self::SerializeTupleVariant, ShapeFound> {
+        Err(ShapeFound(Some(Shape::Single)))
+    }
+
+    fn serialize_map(self, _: Option<usize>) -> Result<Self::SerializeMap, ShapeFound> {
+        Err(ShapeFound(Some(Shape::Single)))
+    }
+
+    fn serialize_struct(
+        self,
+        _: &'static str,
+        _: usize,
+    ) -> Result<Self::SerializeStruct, ShapeFound> {
+        Err(ShapeFound(Some(Shape::Single)))
+    }
+
+    fn serialize_struct_variant(
+        self,
+        _: &'static str,
+        _: u32,
+        _: &'static str,
+        _: usize,
+    ) -> Result<Self::SerializeStructVariant, ShapeFound> {
+        Err(ShapeFound(Some(Shape::Single)))
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Decode side.
+
+/// The top-level kind of a JSON value, as the payload rules need it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    Object,
+    Array,
+    String,
+    True,
+    Uint(u64),
+    Other,
+}
+
+/// Validates `json` as one JSON value and returns its kind. When `attachments` is set,
+/// every placeholder object inside must name an attachment below that count.
+pub(crate) fn scan_value(
+    json: &str,
+    attachments: Option<usize>,
+    packet: PacketType,
+) -> Result<Kind, DecodeError> {
+    let problem = Cell::new(None);
+    run(json, packet, &problem, |de| {
+        ValueScan {
+            attachments,
+            problem: &problem,
+        }
+        .deserialize(de)
+    })
+}
+
+/// Validates an event payload (a non-empty array whose first element is a string that is
+/// not reserved, or a number) and returns the event name, sharing `json`'s memory when
+/// it has no escapes.
+pub(crate) fn scan_event(
+    json: &ByteString,
+    attachments: Option<usize>,
+    packet: PacketType,
+) -> Result<ByteString, DecodeError> {
+    let problem = Cell::new(None);
+    let name = run(json, packet, &problem, |de| {
+        EventScan {
+            attachments,
+            problem: &problem,
+            packet,
+        }
+        .deserialize(de)
+    })?;
+    Ok(match name {
+        Name::Borrowed(name) => json.slice_ref(name),
+        Name::Owned(name) => ByteString::from(name),
+    })
+}
+
+fn run<'de, T>(
+    json: &'de str,
+    packet: PacketType,
+    problem: &Cell<Option<DecodeError>>,
+    scan: impl FnOnce(
+        &mut serde_json::Deserializer<serde_json::de::StrRead<'de>>,
+    ) -> Result<T, serde_json::Error>,
+) -> Result<T, DecodeError> {
+    let mut de = serde_json::Deserializer::from_str(json);
+    let result = scan(&mut de).and_then(|value| de.end().map(|()| value));
+    result.map_err(|error| match problem.take() {
+        Some(problem) => problem,
+        None if error.is_data() => DecodeError::InvalidPayload(packet),
+        None => DecodeError::InvalidJson(error.to_string()),
+    })
+}
+
+/// Aborts a scan with a specific decode error.
+fn fail<E: de::Error>(problem: &Cell<Option<DecodeError>>, error: DecodeError) -> E {
+    let message = error.to_string();
+    problem.set(Some(error));
+    E::custom(message)
+}
+
+#[derive(Clone, Copy)]
+struct ValueScan<'p> {
+    attachments: Option<usize>,
+    problem: &'p Cell<Option<DecodeError>>,
+}
+
+impl<'de> DeserializeSeed<'de> for ValueScan<'_> {
+    type Value = Kind;
+
+    fn deserialize<D: de::Deserializer<'de>>(self, de: D) -> Result<Kind, D::Error> {
+        de.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ValueScan<'_> {
+    type Value = Kind;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_bool<E>(self, v: bool) -> Result<Kind, E> {
+        Ok(if v { Kind::True } else { Kind::Other })
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Kind, E> {
+        Ok(Kind::Uint(v))
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<Kind, E> {
+        Ok(Kind::Other)
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<Kind, E> {
+        Ok(Kind::Other)
+    }
+    fn visit_str<E>(self, _: &str) -> Result<Kind, E> {
+        Ok(Kind::String)
+    }
+    fn visit_unit<E>(self) -> Result<Kind, E> {
+        Ok(Kind::Other)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Kind, A::Error> {
+        if self.attachments.is_some() {
+            while seq.next_element_seed(self)?.is_some() {}
+        } else {
+            while seq.next_element::<IgnoredAny>()?.is_some() {}
+        }
+        Ok(Kind::Array)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Kind, A::Error> {
+        let Some(attachments) = self.attachments else {
+            while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+            return Ok(Kind::Object);
+        };
+        let (mut is_placeholder, mut num) = (false, None);
+        while let Some(key) = map.next_key_seed(KeyScan)? {
+            let value = map.next_value_seed(self)?;
+            match key {
+                Key::Placeholder => is_placeholder = value == Kind::True,
+                Key::Num => num = Some(value),
+                Key::Other => {}
+            }
+        }
+        if is_placeholder {
+            match num {
+                Some(Kind::Uint(n)) if n < attachments as u64 => {}
+                other => {
+                    let num = match other {
+                        Some(Kind::Uint(n)) => n,
+                        _ => u64::MAX,
+                    };
+                    return Err(fail(
+                        self.problem,
+                        DecodeError::PlaceholderOutOfRange { num, attachments },
+                    ));
+                }
+            }
+        }
+        Ok(Kind::Object)
+    }
+}
+
+enum Key {
+    Placeholder,
+    Num,
+    Other,
+}
+
+struct KeyScan;
+
+impl<'de> DeserializeSeed<'de> for KeyScan {
+    type Value = Key;
+
+    fn deserialize<D: de::Deserializer<'de>>(self, de: D) -> Result<Key, D::Error> {
+        de.deserialize_str(self)
+    }
+}
+
+impl Visitor<'_> for KeyScan {
+    type Value = Key;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an object key")
+    }
+
+    fn visit_str<E>(self, key: &str) -> Result<Key, E> {
+        Ok(match key {
+            "_placeholder" => Key::Placeholder,
+            "num" => Key::Num,
+            _ => Key::Other,
+        })
+    }
+}
+
+enum Name<'de> {
+    Borrowed(&'de str),
+    Owned(String),
+}
+
+struct EventScan<'p> {
+    attachments: Option<usize>,
+    problem: &'p Cell<Option<DecodeError>>,
+    packet: PacketType,
+}
+
+impl<'de, 'p> DeserializeSeed<'de> for EventScan<'p> {
+    type Value = Name<'de>;
+
+    fn deserialize<D: de::Deserializer<'de>>(self, de: D) -> Result<Name<'de>, D::Error> {
+        de.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for EventScan<'_> {
+    type Value = Name<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an array starting with the event name")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Name<'de>, A::Error> {
+        let invalid = || fail(self.problem, DecodeError::InvalidPayload(self.packet));
+        let name = seq
+            .next_element_seed(NameScan)?
+            .ok_or_else(invalid)?
+            .ok_or_else(invalid)?;
+        let text = match &name {
+            Name::Borrowed(s) => s,
+            Name::Owned(s) => s.as_str(),
+        };
+        if is_reserved_event(text) {
+            return Err(fail(
+                self.problem,
+                DecodeError::ReservedEventName(text.to_owned()),
+            ));
+        }
+        let rest = ValueScan {
+            attachments: self.attachments,
+            problem: self.problem,
+        };
+        if self.attachments.is_some() {
+            while seq.next_element_seed(rest)?.is_some() {}
+        } else {
+            while seq.next_element::<IgnoredAny>()?.is_some() {}
+        }
+        Ok(name)
+    }
+}
+
+/// The first element of an event: `Some(name)` for a string or a number, `None` otherwise.
+struct NameScan;
+
+impl<'de> DeserializeSeed<'de> for NameScan {
+    type Value = Option<Name<'de>>;
+
+    fn deserialize<D: de::Deserializer<'de>>(self, de: D) -> Result<Self::Value, D::Error> {
+        de.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for NameScan {
+    type Value = Option<Name<'de>>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an event name")
+    }
+
+    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+        Ok(Some(Name::Borrowed(v)))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(Some(Name::Owned(v.to_owned())))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Self::Value, E> {
+        Ok(Some(Name::Owned(v.to_string())))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Self::Value, E> {
+        Ok(Some(Name::Owned(v.to_string())))
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<Self::Value, E> {
+        Ok(Some(Name::Owned(v.to_string())))
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(None)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(None)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shapes() {
+        assert_eq!(shape_of(&()), Shape::Unit);
+        assert_eq!(shape_of(&(1, 2)), Shape::Tuple);
+        assert_eq!(shape_of(&(1,)), Shape::Tuple);
+        assert_eq!(shape_of(&vec![1]), Shape::Single);
+        assert_eq!(shape_of("x"), Shape::Single);
+        assert_eq!(shape_of(&serde_json::json!([1, 2])), Shape::Single);
+    }
+
+    #[test]
+    fn event_names_share_memory_unless_escaped() {
+        let json = ByteString::from(String::from(r#"["chat",1]"#));
+        let name = scan_event(&json, None, PacketType::Event).unwrap();
+        assert_eq!(&name[..], "chat");
+        assert_eq!(name.as_ptr() as usize, json.as_ptr() as usize + 2);
+        let escaped = ByteString::from_static(r#"["a\nb"]"#);
+        assert_eq!(
+            &scan_event(&escaped, None, PacketType::Event).unwrap()[..],
+            "a\nb"
+        );
+        assert_eq!(
+            &scan_event(&"[12]".into(), None, PacketType::Event).unwrap()[..],
+            "12"
+        );
+    }
+
+    #[test]
+    fn placeholders_are_checked_at_any_depth() {
+        let ok = r#"[{"a":[{"_placeholder":true,"num":1}]},{"_placeholder":true,"num":0}]"#;
+        assert_eq!(
+            scan_value(ok, Some(2), PacketType::BinaryAck),
+            Ok(Kind::Array)
+        );
+        assert_eq!(
+            scan_value(ok, Some(1), PacketType::BinaryAck),
+            Err(DecodeError::PlaceholderOutOfRange {
+                num: 1,
+                attachments: 1
+            })
+        );
+        let bad_num = r#"[{"_placeholder":true,"num":-1}]"#;
+        assert_eq!(
+            scan_value(bad_num, Some(1), PacketType::BinaryAck),
+            Err(DecodeError::PlaceholderOutOfRange {
+                num: u64::MAX,
+                attachments: 1
+            })
+        );
+        // Not a placeholder unless `_placeholder` is exactly `true`.
+        let not = r#"[{"_placeholder":1,"num":9}]"#;
+        assert_eq!(
+            scan_value(not, Some(1), PacketType::BinaryAck),
+            Ok(Kind::Array)
+        );
+    }
+}
