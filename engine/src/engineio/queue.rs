@@ -57,6 +57,10 @@ impl SendQueue {
         Some(frame)
     }
 
+    pub(crate) fn peek(&self) -> Option<&Frame> {
+        self.frames.front()
+    }
+
     pub(crate) fn is_empty(&self) -> bool {
         self.frames.is_empty()
     }

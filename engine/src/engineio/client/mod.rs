@@ -1,1 +1,5 @@
-//! The client role (in progress).
+//! The client role: one [`ClientConnection`] per Engine.IO session.
+
+mod connection;
+
+pub use connection::{ClientConnection, ClientTransmit};
