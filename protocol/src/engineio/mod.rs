@@ -11,3 +11,6 @@ pub use packet::{DecodeError, Frame, OpenPacket, PROBE, Packet, PacketType};
 
 /// The Engine.IO protocol revision this crate speaks (the `EIO` query parameter).
 pub const PROTOCOL_VERSION: u8 = 4;
+
+#[cfg(test)]
+mod tests;

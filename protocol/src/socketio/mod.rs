@@ -37,3 +37,6 @@ pub const RESERVED_EVENTS: [&str; 6] = [
 pub fn is_reserved_event(name: &str) -> bool {
     RESERVED_EVENTS.contains(&name)
 }
+
+#[cfg(test)]
+mod tests;
