@@ -26,3 +26,4 @@
 //! encoded once and the same frame (sharing its memory) is queued to every session.
 
 pub mod engineio;
+pub mod socketio;
