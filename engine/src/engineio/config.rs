@@ -116,6 +116,11 @@ pub struct ClientConfig {
     pub first_transport: TransportKind,
     /// Whether to probe and upgrade to WebSocket when the server offers it (default true).
     pub upgrade: bool,
+    /// How long to wait for the open packet before giving up with
+    /// [`CloseReason::HandshakeTimeout`] (default 20 s, socket.io-client's `timeout`).
+    ///
+    /// [`CloseReason::HandshakeTimeout`]: crate::engineio::CloseReason::HandshakeTimeout
+    pub handshake_timeout: Duration,
     /// At most this many application frames wait to be sent.
     pub max_queued_frames: usize,
     /// At most this many bytes of application frames wait to be sent.
@@ -129,6 +134,7 @@ impl Default for ClientConfig {
         Self {
             first_transport: TransportKind::Polling,
             upgrade: true,
+            handshake_timeout: Duration::from_millis(20_000),
             max_queued_frames: 1024,
             max_queued_bytes: 16 * 1024 * 1024,
             overflow: OverflowPolicy::CloseSession,

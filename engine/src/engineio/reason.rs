@@ -24,6 +24,8 @@ pub enum CloseReason {
     ServerShuttingDown,
     /// The peer reads too slowly: the outgoing queue overflowed.
     TransportFull,
+    /// The client got no open packet in time (socket.io-client's connect `timeout`).
+    HandshakeTimeout,
 }
 
 impl CloseReason {
@@ -37,6 +39,7 @@ impl CloseReason {
             CloseReason::ForcedClose => "forced close",
             CloseReason::ServerShuttingDown => "server shutting down",
             CloseReason::TransportFull => "transport full",
+            CloseReason::HandshakeTimeout => "timeout",
         }
     }
 }

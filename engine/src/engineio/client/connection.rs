@@ -73,6 +73,8 @@ enum Probe {
 
 /// The dead-server deadline.
 const SERVER_SILENT: usize = 0;
+/// The handshake deadline.
+const HANDSHAKE: usize = 1;
 
 /// A client-side Engine.IO connection: handshake (polling or WebSocket first), pong
 /// answers, dead-server detection, POST batching within `maxPayload`, the WebSocket
@@ -114,13 +116,12 @@ pub struct ClientConnection {
     queue: SendQueue,
     transmits: VecDeque<ClientTransmit>,
     events: VecDeque<Event>,
-    timers: Timers<1>,
+    timers: Timers<2>,
 }
 
 impl ClientConnection {
     /// A connection that starts its handshake at once (see [`ClientConfig`]).
     pub fn new(config: ClientConfig, now: Instant) -> Self {
-        let _ = now;
         let transport = config.first_transport;
         let mut connection = Self {
             queue: SendQueue::new(config.max_queued_frames, config.max_queued_bytes),
@@ -137,6 +138,9 @@ impl ClientConnection {
             events: VecDeque::new(),
             timers: Timers::new(),
         };
+        connection
+            .timers
+            .set(HANDSHAKE, now + connection.config.handshake_timeout);
         match transport {
             TransportKind::Polling => connection.send_get(),
             TransportKind::WebSocket => {
@@ -294,12 +298,14 @@ impl ClientConnection {
         self.ws_ended(now, CloseReason::TransportError);
     }
 
-    /// Runs the dead-server deadline: no ping for `pingInterval + pingTimeout` ends the
-    /// connection with [`CloseReason::PingTimeout`].
+    /// Runs the deadlines: no ping for `pingInterval + pingTimeout` ends the connection
+    /// with [`CloseReason::PingTimeout`]; no open packet within
+    /// [`ClientConfig::handshake_timeout`] with [`CloseReason::HandshakeTimeout`].
     pub fn handle_timeout(&mut self, now: Instant) {
         while let Some(timer) = self.timers.take_expired(now) {
-            if timer == SERVER_SILENT {
-                self.fail(CloseReason::PingTimeout);
+            match timer {
+                SERVER_SILENT => self.fail(CloseReason::PingTimeout),
+                _ => self.fail(CloseReason::HandshakeTimeout),
             }
         }
     }
@@ -423,6 +429,7 @@ impl ClientConnection {
             .any(|u| u == TransportKind::WebSocket.as_str());
         self.handshake = Some(open.clone());
         self.state = State::Open;
+        self.timers.clear(HANDSHAKE);
         self.arm_silence_deadline(now);
         self.events.push_back(Event::Opened(open));
         if self.transport == TransportKind::Polling && self.config.upgrade && offers_ws {
