@@ -67,7 +67,7 @@ fn assert_prefix(got: &[String], sent: &[String], who: &str) -> Result<(), TestC
 
 proptest! {
     #![proptest_config(ProptestConfig {
-        cases: 160,
+        cases: 128,
         failure_persistence: None,
         ..ProptestConfig::default()
     })]

@@ -624,3 +624,84 @@ fn client_gives_up_on_a_silent_handshake() {
         "the handshake GET is aborted"
     );
 }
+
+#[test]
+fn client_pauses_polling_during_the_upgrade() {
+    use halyard_engine::engineio::ClientConfig;
+    use halyard_engine::engineio::client::{ClientConnection, ClientTransmit};
+    let now = Instant::now();
+    let mut c = ClientConnection::new(ClientConfig::default(), now);
+    let drain =
+        |c: &mut ClientConnection| std::iter::from_fn(|| c.poll_transmit()).collect::<Vec<_>>();
+    let Some(ClientTransmit::Get {
+        request: handshake, ..
+    }) = drain(&mut c).pop()
+    else {
+        panic!()
+    };
+    let open = br#"0{"sid":"abc","upgrades":["websocket"],"pingInterval":25000,"pingTimeout":20000,"maxPayload":100}"#;
+    c.handle_get_response(now, handshake, 200, Bytes::from_static(open))
+        .unwrap();
+    let out = drain(&mut c);
+    assert_eq!(
+        out[0],
+        ClientTransmit::OpenWebSocket {
+            query: "EIO=4&transport=websocket&sid=abc".into()
+        }
+    );
+    let ClientTransmit::Get {
+        request: poll,
+        query,
+    } = &out[1]
+    else {
+        panic!("{out:?}")
+    };
+    assert_eq!(query, "EIO=4&transport=polling&sid=abc");
+    c.handle_ws_opened(now).unwrap();
+    assert_eq!(drain(&mut c), [ClientTransmit::WebSocket(text("2probe"))]);
+    c.handle_ws_frame(now, text("3probe"));
+    c.send_text("queued").unwrap();
+    assert!(
+        drain(&mut c).is_empty(),
+        "paused: no POST, no new GET while the poll is out"
+    );
+    c.handle_get_response(now, *poll, 200, Bytes::from_static(b"6"))
+        .unwrap();
+    assert_eq!(
+        drain(&mut c),
+        [
+            ClientTransmit::WebSocket(text("5")),
+            ClientTransmit::WebSocket(text("4queued"))
+        ]
+    );
+    assert_eq!(
+        c.poll_event(),
+        Some(Event::Opened(c.handshake().unwrap().clone()))
+    );
+    assert_eq!(c.poll_event(), Some(Event::Upgraded));
+    assert_eq!(c.transport(), TransportKind::WebSocket);
+}
+
+#[test]
+fn client_probe_failure_keeps_polling() {
+    let mut pair = Pair::new(ServerConfig::default(), Default::default());
+    pair.park_ws = true;
+    pair.run();
+    // The server answers the probe WebSocket with garbage: the client drops it.
+    let now = pair.now;
+    pair.client.handle_ws_opened(now).unwrap();
+    pair.client
+        .handle_ws_frame(now, text("4not a probe answer"));
+    assert!(!pair.client.is_upgrading());
+    pair.collect();
+    assert!(matches!(
+        pair.client_log.last(),
+        Some(Wire::WsCloseToServer)
+    ));
+    pair.client.send_text("still polling").unwrap();
+    pair.net
+        .retain(|w| !matches!(w, Wire::WsFrameToServer(_) | Wire::WsCloseToServer));
+    pair.run();
+    assert_eq!(pair.server_messages(), ["still polling"]);
+    assert_eq!(pair.client.transport(), TransportKind::Polling);
+}

@@ -80,6 +80,16 @@ struct PendingPost {
 /// [`Event::Closed`] is the last event; after it, every output is empty and the driver
 /// drops the session.
 ///
+/// # Heartbeat and upgrade
+///
+/// The first ping is queued `pingInterval` after creation; after each pong the next one
+/// is `pingInterval` later; a missing pong closes the session `pingTimeout` after its
+/// ping was queued (any other packet while waiting extends that once, as engine.io
+/// does). An upgrade does not restart the schedule: like engine.io 6.6, no extra ping is
+/// sent when it completes. During the upgrade, `2probe` on the new WebSocket is answered
+/// `3probe` and the held GET (and any later empty GET) is answered `6`; `5` switches the
+/// session to WebSocket, answers a still-held GET `6`, and flushes the queue there.
+///
 /// # Outgoing queue
 ///
 /// At most [`ServerConfig::max_queued_frames`] message frames and
