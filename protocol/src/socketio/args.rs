@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use super::error::EncodeError;
 use super::is_reserved_event;
+use super::json;
 use super::scan::{Shape, shape_of};
 use crate::binary;
 
@@ -33,9 +34,10 @@ impl RawJson {
 
     /// Serialises `value` to JSON.
     pub fn from_value<T: Serialize + ?Sized>(value: &T) -> Result<Self, EncodeError> {
-        serde_json::to_string(value)
-            .map(|text| RawJson(text.into()))
-            .map_err(|e| EncodeError::Serialize(e.to_string()))
+        let mut out = Vec::with_capacity(64);
+        json::to_writer(&mut out, value).map_err(|e| EncodeError::Serialize(e.to_string()))?;
+        let text = String::from_utf8(out).expect("serde_json writes UTF-8");
+        Ok(RawJson(text.into()))
     }
 
     /// Wraps text this crate has already validated.
@@ -200,23 +202,25 @@ impl fmt::Debug for Event {
 /// Writes `[` `"name",`? `args…` `]`, collecting attachments.
 fn build_array<T: Serialize + ?Sized>(name: Option<&str>, args: &T) -> Result<Args, EncodeError> {
     let ser_err = |e: serde_json::Error| EncodeError::Serialize(e.to_string());
+    // Outside the collector: the probe may start serialising a `Binary`.
+    let shape = shape_of(args);
     let (result, attachments) = binary::collect_attachments(|| {
         let mut out = Vec::with_capacity(64);
         out.push(b'[');
         if let Some(name) = name {
-            serde_json::to_writer(&mut out, name).map_err(ser_err)?;
+            json::to_writer(&mut out, name).map_err(ser_err)?;
         }
-        match shape_of(args) {
+        match shape {
             Shape::Unit => out.push(b']'),
             Shape::Tuple if name.is_none() => {
                 // The tuple writes the whole array itself.
                 out.clear();
-                serde_json::to_writer(&mut out, args).map_err(ser_err)?;
+                json::to_writer(&mut out, args).map_err(ser_err)?;
             }
             Shape::Tuple => {
                 // The tuple writes `[a,b]` after `["name"`: its `[` becomes the separator.
                 let start = out.len();
-                serde_json::to_writer(&mut out, args).map_err(ser_err)?;
+                json::to_writer(&mut out, args).map_err(ser_err)?;
                 if out.len() - start == 2 {
                     out.truncate(start);
                     out.push(b']');
@@ -228,7 +232,7 @@ fn build_array<T: Serialize + ?Sized>(name: Option<&str>, args: &T) -> Result<Ar
                 if name.is_some() {
                     out.push(b',');
                 }
-                serde_json::to_writer(&mut out, args).map_err(ser_err)?;
+                json::to_writer(&mut out, args).map_err(ser_err)?;
                 out.push(b']');
             }
         }

@@ -13,6 +13,7 @@ mod args;
 mod decode;
 mod encode;
 mod error;
+mod json;
 mod packet;
 mod scan;
 

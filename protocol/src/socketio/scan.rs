@@ -6,11 +6,14 @@ use std::cell::Cell;
 use std::fmt;
 
 use bytestring::ByteString;
-use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::Deserialize;
+use serde::de::{self, DeserializeSeed, IgnoredAny, SeqAccess, Visitor};
 use serde::ser::{self, Impossible, Serialize, Serializer};
+use serde_json::value::RawValue;
 
 use super::error::DecodeError;
 use super::is_reserved_event;
+use super::json::check_placeholders;
 use super::packet::PacketType;
 
 // ---------------------------------------------------------------------------------------
@@ -170,7 +173,8 @@ impl Serializer for ShapeProbe {
 }
 
 // ---------------------------------------------------------------------------------------
-// Decode side.
+// Decode side. Strings are never unescaped here (serde_json's ignore path only checks
+// them), so lone UTF-16 surrogates, which JavaScript peers may send, are accepted.
 
 /// The top-level kind of a JSON value, as the payload rules need it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -178,8 +182,6 @@ pub(crate) enum Kind {
     Object,
     Array,
     String,
-    True,
-    Uint(u64),
     Other,
 }
 
@@ -191,12 +193,15 @@ pub(crate) fn scan_value(
     packet: PacketType,
 ) -> Result<Kind, DecodeError> {
     let problem = Cell::new(None);
-    run(json, packet, &problem, |de| {
-        ValueScan {
-            attachments,
-            problem: &problem,
-        }
-        .deserialize(de)
+    run(json, packet, &problem, |de| IgnoredAny::deserialize(de))?;
+    if let Some(attachments) = attachments {
+        check_placeholders(json.as_bytes(), attachments)?;
+    }
+    Ok(match json.trim_start().as_bytes().first() {
+        Some(b'{') => Kind::Object,
+        Some(b'[') => Kind::Array,
+        Some(b'"') => Kind::String,
+        _ => Kind::Other,
     })
 }
 
@@ -211,12 +216,14 @@ pub(crate) fn scan_event(
     let problem = Cell::new(None);
     let name = run(json, packet, &problem, |de| {
         EventScan {
-            attachments,
             problem: &problem,
             packet,
         }
         .deserialize(de)
     })?;
+    if let Some(attachments) = attachments {
+        check_placeholders(json.as_bytes(), attachments)?;
+    }
     Ok(match name {
         Name::Borrowed(name) => json.slice_ref(name),
         Name::Owned(name) => ByteString::from(name),
@@ -247,132 +254,17 @@ fn fail<E: de::Error>(problem: &Cell<Option<DecodeError>>, error: DecodeError) -
     E::custom(message)
 }
 
-#[derive(Clone, Copy)]
-struct ValueScan<'p> {
-    attachments: Option<usize>,
-    problem: &'p Cell<Option<DecodeError>>,
-}
-
-impl<'de> DeserializeSeed<'de> for ValueScan<'_> {
-    type Value = Kind;
-
-    fn deserialize<D: de::Deserializer<'de>>(self, de: D) -> Result<Kind, D::Error> {
-        de.deserialize_any(self)
-    }
-}
-
-impl<'de> Visitor<'de> for ValueScan<'_> {
-    type Value = Kind;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("any JSON value")
-    }
-
-    fn visit_bool<E>(self, v: bool) -> Result<Kind, E> {
-        Ok(if v { Kind::True } else { Kind::Other })
-    }
-    fn visit_u64<E>(self, v: u64) -> Result<Kind, E> {
-        Ok(Kind::Uint(v))
-    }
-    fn visit_i64<E>(self, _: i64) -> Result<Kind, E> {
-        Ok(Kind::Other)
-    }
-    fn visit_f64<E>(self, _: f64) -> Result<Kind, E> {
-        Ok(Kind::Other)
-    }
-    fn visit_str<E>(self, _: &str) -> Result<Kind, E> {
-        Ok(Kind::String)
-    }
-    fn visit_unit<E>(self) -> Result<Kind, E> {
-        Ok(Kind::Other)
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Kind, A::Error> {
-        if self.attachments.is_some() {
-            while seq.next_element_seed(self)?.is_some() {}
-        } else {
-            while seq.next_element::<IgnoredAny>()?.is_some() {}
-        }
-        Ok(Kind::Array)
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Kind, A::Error> {
-        let Some(attachments) = self.attachments else {
-            while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-            return Ok(Kind::Object);
-        };
-        let (mut is_placeholder, mut num) = (false, None);
-        while let Some(key) = map.next_key_seed(KeyScan)? {
-            let value = map.next_value_seed(self)?;
-            match key {
-                Key::Placeholder => is_placeholder = value == Kind::True,
-                Key::Num => num = Some(value),
-                Key::Other => {}
-            }
-        }
-        if is_placeholder {
-            match num {
-                Some(Kind::Uint(n)) if n < attachments as u64 => {}
-                other => {
-                    let num = match other {
-                        Some(Kind::Uint(n)) => n,
-                        _ => u64::MAX,
-                    };
-                    return Err(fail(
-                        self.problem,
-                        DecodeError::PlaceholderOutOfRange { num, attachments },
-                    ));
-                }
-            }
-        }
-        Ok(Kind::Object)
-    }
-}
-
-enum Key {
-    Placeholder,
-    Num,
-    Other,
-}
-
-struct KeyScan;
-
-impl<'de> DeserializeSeed<'de> for KeyScan {
-    type Value = Key;
-
-    fn deserialize<D: de::Deserializer<'de>>(self, de: D) -> Result<Key, D::Error> {
-        de.deserialize_str(self)
-    }
-}
-
-impl Visitor<'_> for KeyScan {
-    type Value = Key;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("an object key")
-    }
-
-    fn visit_str<E>(self, key: &str) -> Result<Key, E> {
-        Ok(match key {
-            "_placeholder" => Key::Placeholder,
-            "num" => Key::Num,
-            _ => Key::Other,
-        })
-    }
-}
-
 enum Name<'de> {
     Borrowed(&'de str),
     Owned(String),
 }
 
 struct EventScan<'p> {
-    attachments: Option<usize>,
     problem: &'p Cell<Option<DecodeError>>,
     packet: PacketType,
 }
 
-impl<'de, 'p> DeserializeSeed<'de> for EventScan<'p> {
+impl<'de> DeserializeSeed<'de> for EventScan<'_> {
     type Value = Name<'de>;
 
     fn deserialize<D: de::Deserializer<'de>>(self, de: D) -> Result<Name<'de>, D::Error> {
@@ -389,10 +281,8 @@ impl<'de> Visitor<'de> for EventScan<'_> {
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Name<'de>, A::Error> {
         let invalid = || fail(self.problem, DecodeError::InvalidPayload(self.packet));
-        let name = seq
-            .next_element_seed(NameScan)?
-            .ok_or_else(invalid)?
-            .ok_or_else(invalid)?;
+        let first: &'de RawValue = seq.next_element()?.ok_or_else(invalid)?;
+        let name = event_name(first.get()).ok_or_else(invalid)?;
         let text = match &name {
             Name::Borrowed(s) => s,
             Name::Owned(s) => s.as_str(),
@@ -403,65 +293,49 @@ impl<'de> Visitor<'de> for EventScan<'_> {
                 DecodeError::ReservedEventName(text.to_owned()),
             ));
         }
-        let rest = ValueScan {
-            attachments: self.attachments,
-            problem: self.problem,
-        };
-        if self.attachments.is_some() {
-            while seq.next_element_seed(rest)?.is_some() {}
-        } else {
-            while seq.next_element::<IgnoredAny>()?.is_some() {}
-        }
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
         Ok(name)
     }
 }
 
-/// The first element of an event: `Some(name)` for a string or a number, `None` otherwise.
-struct NameScan;
-
-impl<'de> DeserializeSeed<'de> for NameScan {
-    type Value = Option<Name<'de>>;
-
-    fn deserialize<D: de::Deserializer<'de>>(self, de: D) -> Result<Self::Value, D::Error> {
-        de.deserialize_any(self)
+/// The event name in the raw first element: a string (unescaped only when it has
+/// escapes; lone surrogates become U+FFFD) or a number (its JSON text).
+fn event_name(raw: &str) -> Option<Name<'_>> {
+    match raw.as_bytes().first()? {
+        b'"' => {
+            let inner = &raw[1..raw.len() - 1];
+            if !inner.contains('\\') {
+                return Some(Name::Borrowed(inner));
+            }
+            let unescaped = serde_json::from_str::<String>(raw).unwrap_or_else(|_| {
+                let mut de = serde_json::Deserializer::from_str(raw);
+                let wtf8 = de::Deserializer::deserialize_byte_buf(&mut de, BytesVisitor)
+                    .unwrap_or_default();
+                String::from_utf8_lossy(&wtf8).into_owned()
+            });
+            Some(Name::Owned(unescaped))
+        }
+        b'-' | b'0'..=b'9' => Some(Name::Owned(raw.to_owned())),
+        _ => None,
     }
 }
 
-impl<'de> Visitor<'de> for NameScan {
-    type Value = Option<Name<'de>>;
+/// Reads a JSON string as bytes (serde_json then keeps lone surrogates, as WTF-8).
+struct BytesVisitor;
+
+impl Visitor<'_> for BytesVisitor {
+    type Value = Vec<u8>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("an event name")
+        f.write_str("a string")
     }
 
-    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
-        Ok(Some(Name::Borrowed(v)))
+    fn visit_bytes<E>(self, v: &[u8]) -> Result<Vec<u8>, E> {
+        Ok(v.to_vec())
     }
-    fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
-        Ok(Some(Name::Owned(v.to_owned())))
-    }
-    fn visit_u64<E>(self, v: u64) -> Result<Self::Value, E> {
-        Ok(Some(Name::Owned(v.to_string())))
-    }
-    fn visit_i64<E>(self, v: i64) -> Result<Self::Value, E> {
-        Ok(Some(Name::Owned(v.to_string())))
-    }
-    fn visit_f64<E>(self, v: f64) -> Result<Self::Value, E> {
-        Ok(Some(Name::Owned(v.to_string())))
-    }
-    fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-    fn visit_unit<E>(self) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-        while seq.next_element::<IgnoredAny>()?.is_some() {}
-        Ok(None)
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-        Ok(None)
+
+    fn visit_byte_buf<E>(self, v: Vec<u8>) -> Result<Vec<u8>, E> {
+        Ok(v)
     }
 }
 
@@ -497,32 +371,22 @@ mod tests {
     }
 
     #[test]
-    fn placeholders_are_checked_at_any_depth() {
-        let ok = r#"[{"a":[{"_placeholder":true,"num":1}]},{"_placeholder":true,"num":0}]"#;
+    fn lone_surrogates_are_accepted_like_javascript_does() {
+        let name = scan_event(
+            &ByteString::from_static(r#"["\ud83d",1]"#),
+            None,
+            PacketType::Event,
+        )
+        .unwrap();
+        assert_eq!(&name[..], "\u{fffd}\u{fffd}\u{fffd}");
+        let binary = r#"["x","\ud83d",{"_placeholder":true,"num":0}]"#;
         assert_eq!(
-            scan_value(ok, Some(2), PacketType::BinaryAck),
+            scan_value(binary, Some(1), PacketType::BinaryEvent),
             Ok(Kind::Array)
         );
         assert_eq!(
-            scan_value(ok, Some(1), PacketType::BinaryAck),
-            Err(DecodeError::PlaceholderOutOfRange {
-                num: 1,
-                attachments: 1
-            })
-        );
-        let bad_num = r#"[{"_placeholder":true,"num":-1}]"#;
-        assert_eq!(
-            scan_value(bad_num, Some(1), PacketType::BinaryAck),
-            Err(DecodeError::PlaceholderOutOfRange {
-                num: u64::MAX,
-                attachments: 1
-            })
-        );
-        // Not a placeholder unless `_placeholder` is exactly `true`.
-        let not = r#"[{"_placeholder":1,"num":9}]"#;
-        assert_eq!(
-            scan_value(not, Some(1), PacketType::BinaryAck),
-            Ok(Kind::Array)
+            scan_value(r#""\udfff""#, None, PacketType::ConnectError),
+            Ok(Kind::String)
         );
     }
 }
