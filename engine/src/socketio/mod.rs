@@ -12,5 +12,6 @@
 //! modules.
 
 mod reason;
+pub mod server;
 
 pub use reason::DisconnectReason;

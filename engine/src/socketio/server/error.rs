@@ -1,0 +1,25 @@
+//! Misuse errors of the Socket.IO server role.
+
+use halyard_protocol::socketio::EncodeError;
+
+/// A call the server state machines refuse. A peer's protocol errors are never reported
+/// here: they close the connection with a [`ServerEvent::Closed`](super::ServerEvent::Closed).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The connection is closing or closed.
+    #[error("the connection is closed")]
+    Closed,
+    /// No socket of this connection is connected to that namespace.
+    #[error("no socket connected to namespace {0:?}")]
+    NotConnected(String),
+    /// No CONNECT for that namespace is waiting for an answer.
+    #[error("no pending connect for namespace {0:?}")]
+    NoPendingConnect(String),
+    /// That ack id is already waiting for an answer on that namespace.
+    #[error("ack id {0} is already pending")]
+    DuplicateAckId(u64),
+    /// The packet could not be encoded (reserved name, bad namespace, bad payload).
+    #[error(transparent)]
+    Encode(#[from] EncodeError),
+}
