@@ -11,6 +11,7 @@
 //! The mapping from socket.io concepts to types is documented on the server and client
 //! modules.
 
+pub mod client;
 mod reason;
 pub mod server;
 
