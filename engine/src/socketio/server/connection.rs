@@ -251,6 +251,8 @@ pub struct Connection {
     events: VecDeque<ServerEvent>,
     connect_deadline: Option<Instant>,
     state: State,
+    /// The time of the latest input, for work done while outputs are pulled.
+    now: Instant,
 }
 
 impl Connection {
@@ -281,6 +283,7 @@ impl Connection {
             events: VecDeque::new(),
             connect_deadline: Some(now + config.connect_timeout),
             state: State::Open,
+            now,
         };
         connection.pump(now);
         connection
@@ -639,11 +642,17 @@ impl Connection {
 
     /// The next thing to write for the session. Call until `None` after every input.
     pub fn poll_transmit(&mut self) -> Option<ServerTransmit> {
-        self.session.poll_transmit()
+        let transmit = self.session.poll_transmit();
+        // Flushing may end a closing session: take its `Closed` now.
+        self.pump(self.now);
+        transmit
     }
 
     /// The next event for the application. Call until `None` after every input.
     pub fn poll_event(&mut self) -> Option<ServerEvent> {
+        if self.events.is_empty() {
+            self.pump(self.now);
+        }
         self.events.pop_front()
     }
 
@@ -737,6 +746,7 @@ impl Connection {
 
     /// Processes the session's events: decodes messages into packets.
     fn pump(&mut self, now: Instant) {
+        self.now = self.now.max(now);
         while let Some(event) = self.session.poll_event() {
             match event {
                 EioEvent::Opened(_) => {}
