@@ -82,20 +82,28 @@ impl From<Binary> for Bytes {
 }
 
 thread_local! {
-    /// Attachments collected while encoding arguments, when an encoder asked for them.
-    static OUTGOING: RefCell<Option<Vec<Bytes>>> = const { RefCell::new(None) };
+    /// Attachments collected while encoding arguments, when an encoder asked for them,
+    /// with the number the first of them takes.
+    static OUTGOING: RefCell<Option<(usize, Vec<Bytes>)>> = const { RefCell::new(None) };
     /// Attachments of the packet whose arguments are being decoded.
     static INCOMING: RefCell<Option<Vec<Bytes>>> = const { RefCell::new(None) };
 }
 
 /// Runs `f` (a serialisation) and returns the attachments that `Binary` values pushed.
 pub(crate) fn collect_attachments<R>(f: impl FnOnce() -> R) -> (R, Vec<Bytes>) {
-    let previous = OUTGOING.with(|cell| cell.replace(Some(Vec::new())));
+    collect_attachments_after(0, f)
+}
+
+/// Like [`collect_attachments`], numbering placeholders from `first` (for arguments
+/// appended after `first` existing attachments).
+pub(crate) fn collect_attachments_after<R>(first: usize, f: impl FnOnce() -> R) -> (R, Vec<Bytes>) {
+    let previous = OUTGOING.with(|cell| cell.replace(Some((first, Vec::new()))));
     let result = f();
-    let collected = OUTGOING
-        .with(|cell| cell.replace(previous))
-        .unwrap_or_default();
-    (result, collected)
+    let collected = OUTGOING.with(|cell| cell.replace(previous));
+    (
+        result,
+        collected.map(|(_, buffers)| buffers).unwrap_or_default(),
+    )
 }
 
 /// Runs `f` (a deserialisation) with `attachments` available to placeholders.
@@ -112,9 +120,9 @@ pub(crate) fn with_attachments<R>(attachments: &[Bytes], f: impl FnOnce() -> R) 
 impl Serialize for Binary {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let num = OUTGOING.with(|cell| {
-            cell.borrow_mut().as_mut().map(|buffers| {
+            cell.borrow_mut().as_mut().map(|(first, buffers)| {
                 buffers.push(self.0.clone());
-                buffers.len() - 1
+                *first + buffers.len() - 1
             })
         });
         match num {

@@ -101,6 +101,35 @@ impl Args {
         Args { json, attachments }
     }
 
+    /// These arguments with `value` appended as one more last argument. `value` may hold
+    /// [`Binary`](crate::Binary) values: their attachments are numbered after the ones
+    /// already there.
+    pub fn with_appended<T: Serialize + ?Sized>(&self, value: &T) -> Result<Self, EncodeError> {
+        let ser_err = |e: serde_json::Error| EncodeError::Serialize(e.to_string());
+        // The array is validated JSON, so its last non-space byte is its `]`.
+        let body = self.json.trim_end();
+        let body = &body[..body.len() - 1];
+        let is_empty = body.trim_end().ends_with('[');
+        let (result, mut extra) = binary::collect_attachments_after(self.attachments.len(), || {
+            let mut out = Vec::with_capacity(body.len() + 32);
+            out.extend_from_slice(body.as_bytes());
+            if !is_empty {
+                out.push(b',');
+            }
+            json::to_writer(&mut out, value).map_err(ser_err)?;
+            out.push(b']');
+            Ok::<_, EncodeError>(out)
+        });
+        let out = result?;
+        let json = String::from_utf8(out).expect("serde_json writes UTF-8");
+        let mut attachments = self.attachments.clone();
+        attachments.append(&mut extra);
+        Ok(Args {
+            json: json.into(),
+            attachments,
+        })
+    }
+
     /// The JSON array, with `{"_placeholder":true,"num":N}` where attachments go.
     pub fn json(&self) -> &ByteString {
         &self.json
@@ -185,6 +214,15 @@ impl Event {
     /// The whole payload: the array whose first element is the name.
     pub fn data(&self) -> &Args {
         &self.data
+    }
+
+    /// This event with `value` appended as one more last argument (how connection state
+    /// recovery adds its offset). The arguments already there are copied as they are.
+    pub fn with_appended_arg<T: Serialize + ?Sized>(&self, value: &T) -> Result<Self, EncodeError> {
+        Ok(Event {
+            name: self.name.clone(),
+            data: self.data.with_appended(value)?,
+        })
     }
 
     /// Deserialises the arguments after the name, as a tuple; see [`Args::deserialize`].
@@ -360,6 +398,36 @@ mod tests {
         assert_eq!(
             (&a[..], x.as_str(), &rest[0][..]),
             (&[1u8, 2][..], "x", &[3u8][..])
+        );
+    }
+
+    #[test]
+    fn appended_arguments_go_last_and_number_their_attachments_after_the_others() {
+        let event = Event::new("e", &(1, Binary::from(vec![1u8]))).unwrap();
+        let more = event
+            .with_appended_arg(&("offset", Binary::from(vec![2u8])))
+            .unwrap();
+        assert_eq!(
+            &more.data().json()[..],
+            r#"["e",1,{"_placeholder":true,"num":0},["offset",{"_placeholder":true,"num":1}]]"#
+        );
+        assert_eq!(more.data().attachments().len(), 2);
+        assert_eq!(&more.data().attachments()[1][..], &[2]);
+        let bare = Event::new("e", &())
+            .unwrap()
+            .with_appended_arg("x")
+            .unwrap();
+        assert_eq!(&bare.data().json()[..], r#"["e","x"]"#);
+        assert_eq!(&Args::empty().with_appended(&7).unwrap().json()[..], "[7]");
+        let spaced = Args::trusted(ByteString::from_static("[ 1 ] "), Vec::new());
+        assert_eq!(
+            &spaced.with_appended("o").unwrap().json()[..],
+            r#"[ 1 ,"o"]"#
+        );
+        let empty_spaced = Args::trusted(ByteString::from_static("[ ]"), Vec::new());
+        assert_eq!(
+            &empty_spaced.with_appended("o").unwrap().json()[..],
+            r#"[ "o"]"#
         );
     }
 
