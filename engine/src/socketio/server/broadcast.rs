@@ -135,17 +135,6 @@ impl Broadcast {
         }
     }
 
-    pub(crate) fn from_parts(frame: ByteString, attachments: Vec<Bytes>) -> Self {
-        Self {
-            frame,
-            attachments,
-            targets: Vec::new(),
-            volatile: false,
-            ack_id: None,
-            offset: None,
-        }
-    }
-
     /// The Engine.IO text frame (`4` + the Socket.IO packet text).
     pub fn frame(&self) -> &ByteString {
         &self.frame

@@ -5,12 +5,13 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use bytestring::ByteString;
-use halyard_protocol::socketio::{Args, Decoder, Event, Packet, RawJson};
+use halyard_protocol::socketio::{Args, Decoder, EncodeError, Event, Packet, RawJson};
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 
 use super::broadcast::Broadcast;
 use super::config::Config;
 use super::error::Error;
-use super::json::{push_string, top_level_string};
 use super::recovery::{RecoveryToken, RestoredSession};
 use crate::engineio::server::{ServerSession, ServerTransmit};
 use crate::engineio::{
@@ -63,15 +64,24 @@ impl ConnectError {
         Self::new("Invalid namespace")
     }
 
-    fn to_json(&self) -> RawJson {
-        let mut text = String::from("{\"message\":");
-        push_string(&mut text, &self.message);
-        if let Some(data) = &self.data {
-            text.push_str(",\"data\":");
-            text.push_str(data.as_str());
+    fn to_json(&self) -> Result<RawJson, EncodeError> {
+        #[derive(Serialize)]
+        struct Body<'a> {
+            message: &'a str,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            data: Option<&'a RawValue>,
         }
-        text.push('}');
-        RawJson::new(text).expect("built from valid JSON parts")
+        let data = match &self.data {
+            Some(data) => Some(
+                serde_json::from_str::<&RawValue>(data.as_str())
+                    .map_err(|e| EncodeError::Serialize(e.to_string()))?,
+            ),
+            None => None,
+        };
+        RawJson::from_value(&Body {
+            message: &self.message,
+            data,
+        })
     }
 }
 
@@ -474,17 +484,19 @@ impl Connection {
                 self.send_frames(now, packet.frames(), false)?;
             }
         }
-        let mut data = String::with_capacity(64);
-        data.push_str("{\"sid\":");
-        push_string(&mut data, &sid);
-        if let Some(pid) = &pid {
-            data.push_str(",\"pid\":");
-            push_string(&mut data, pid);
+        #[derive(Serialize)]
+        struct Answer<'a> {
+            sid: &'a str,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            pid: Option<&'a str>,
         }
-        data.push('}');
+        let data = RawJson::from_value(&Answer {
+            sid: &sid,
+            pid: pid.as_deref(),
+        })?;
         let packet = Packet::Connect {
             nsp: nsp.clone(),
-            data: Some(RawJson::new(data).expect("valid JSON")),
+            data: Some(data),
         };
         let encoded = packet.encode()?;
         self.send_frames(now, encoded.frames(), false)?;
@@ -506,11 +518,9 @@ impl Connection {
     /// (the connect timeout keeps running if no namespace is joined).
     pub fn refuse(&mut self, now: Instant, nsp: &str, error: &ConnectError) -> Result<(), Error> {
         self.check_open()?;
+        let data = error.to_json()?;
         let nsp = self.take_pending(nsp)?;
-        let packet = Packet::ConnectError {
-            nsp,
-            data: error.to_json(),
-        };
+        let packet = Packet::ConnectError { nsp, data };
         let encoded = packet.encode()?;
         self.send_frames(now, encoded.frames(), false)?;
         self.pump(now);
@@ -918,10 +928,11 @@ impl Connection {
 
 /// The `pid` and `offset` strings of a CONNECT auth payload, when both are there.
 fn recovery_token(auth: &RawJson) -> Option<RecoveryToken> {
-    let pid = top_level_string(auth.as_str(), "pid")?;
-    let offset = top_level_string(auth.as_str(), "offset")?;
-    Some(RecoveryToken {
-        pid: pid.into_owned(),
-        offset: offset.into_owned(),
-    })
+    #[derive(Deserialize)]
+    struct Token {
+        pid: String,
+        offset: String,
+    }
+    let Token { pid, offset } = auth.deserialize().ok()?;
+    Some(RecoveryToken { pid, offset })
 }

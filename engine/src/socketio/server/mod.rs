@@ -49,7 +49,6 @@ mod broadcast;
 mod config;
 mod connection;
 mod error;
-mod json;
 mod namespace;
 mod recovery;
 mod rooms;

@@ -177,21 +177,16 @@ impl Namespace {
         event: Event,
         opts: &BroadcastOptions,
     ) -> Result<Broadcast, EncodeError> {
-        let encoded = Packet::event(self.name.clone(), None, event).encode()?;
         let volatile = opts.flags.volatile;
         let Some(store) = self.recovery.as_mut().filter(|_| !volatile) else {
+            let encoded = Packet::event(self.name.clone(), None, event).encode()?;
             return Ok(Broadcast::from_encoded(&encoded, volatile));
         };
-        // The frame ends with the JSON array: the offset goes in as its last element.
+        // The offset goes in as the event's last argument.
         let offset = store.next_offset();
-        let frame = encoded.frame();
-        let mut text = String::with_capacity(frame.len() + offset.len() + 3);
-        text.push_str(&frame[..frame.len() - 1]);
-        text.push(',');
-        super::json::push_string(&mut text, &offset);
-        text.push(']');
-        let mut broadcast =
-            Broadcast::from_parts(ByteString::from(text), encoded.attachments().to_vec());
+        let encoded =
+            Packet::event(self.name.clone(), None, event.with_appended_arg(&offset)?).encode()?;
+        let mut broadcast = Broadcast::from_encoded(&encoded, false);
         broadcast.offset = Some(offset.clone());
         store.keep(now, offset, opts, broadcast.clone());
         Ok(broadcast)

@@ -7,7 +7,6 @@ use halyard_protocol::socketio::RawJson;
 
 use super::broadcast::{Broadcast, BroadcastOptions};
 use super::config::RecoveryConfig;
-use super::json::yeast;
 
 /// What a client sends to resume a session: the `pid` and `offset` fields of its
 /// CONNECT auth payload (`40{"pid":"…","offset":"…",…}`).
@@ -206,4 +205,19 @@ impl RecoveryStore {
             self.expiry.pop_front();
         }
     }
+}
+
+/// Encodes `n` in yeast's alphabet (what socket.io's in-memory adapter uses for offsets).
+pub(crate) fn yeast(mut n: u64) -> String {
+    const ALPHABET: &[u8; 64] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz-_";
+    let mut digits = Vec::with_capacity(11);
+    loop {
+        digits.push(ALPHABET[(n % 64) as usize]);
+        n /= 64;
+        if n == 0 {
+            break;
+        }
+    }
+    digits.reverse();
+    String::from_utf8(digits).expect("alphabet is ASCII")
 }
