@@ -4,6 +4,8 @@ use std::collections::VecDeque;
 
 use halyard_protocol::engineio::Frame;
 
+use super::Error;
+
 /// Frames waiting for a transport, bounded in count and bytes for application frames.
 /// Control frames (ping, pong, noop) are tiny and bypass the bounds.
 #[derive(Debug)]
@@ -35,7 +37,35 @@ impl SendQueue {
 
     /// Whether one more application frame of `len` bytes fits.
     pub(crate) fn fits(&self, len: usize) -> bool {
-        self.app_frames < self.max_frames && self.app_bytes.saturating_add(len) <= self.max_bytes
+        self.fits_all(1, len)
+    }
+
+    /// Whether `count` more application frames of `len` bytes in all fit.
+    pub(crate) fn fits_all(&self, count: usize, len: usize) -> bool {
+        self.app_frames.saturating_add(count) <= self.max_frames
+            && self.app_bytes.saturating_add(len) <= self.max_bytes
+    }
+
+    /// Queues every frame of `frames` (all messages) if they all fit, else none.
+    pub(crate) fn try_push_all<I>(&mut self, frames: I) -> Result<(), Error>
+    where
+        I: IntoIterator<Item = Frame>,
+        I::IntoIter: Clone,
+    {
+        let frames = frames.into_iter();
+        let (mut count, mut len) = (0usize, 0usize);
+        for frame in frames.clone() {
+            if !is_message(&frame) {
+                return Err(Error::NotAMessage);
+            }
+            count += 1;
+            len = len.saturating_add(frame.len());
+        }
+        if !self.fits_all(count, len) {
+            return Err(Error::Full);
+        }
+        frames.for_each(|frame| self.push_app(frame));
+        Ok(())
     }
 
     pub(crate) fn push_app(&mut self, frame: Frame) {
@@ -119,5 +149,29 @@ mod tests {
         q.pop();
         assert!(q.fits(5));
         assert_eq!(q.len(), 1);
+    }
+
+    #[test]
+    fn frames_that_travel_together_are_queued_all_or_none() {
+        let packet = || {
+            [
+                Frame::Text("451-[\"f\",{\"_placeholder\":true,\"num\":0}]".into()),
+                Frame::Binary(bytes::Bytes::from_static(&[1, 2, 3])),
+            ]
+        };
+        let mut q = SendQueue::new(3, 1000);
+        assert_eq!(q.try_push_all(packet()), Ok(()));
+        assert_eq!(q.len(), 2);
+        // One frame of room left: the two-frame packet is refused whole.
+        assert_eq!(q.try_push_all(packet()), Err(Error::Full));
+        assert_eq!(q.len(), 2);
+        assert_eq!(
+            q.try_push_all([Frame::Text("2".into())]),
+            Err(Error::NotAMessage)
+        );
+        q.pop();
+        q.pop();
+        assert_eq!(q.try_push_all(packet()), Ok(()));
+        assert_eq!(q.pop(), Some(packet()[0].clone()));
     }
 }

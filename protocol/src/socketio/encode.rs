@@ -35,7 +35,7 @@ impl Encoded {
     }
 
     /// Every Engine.IO frame of the packet, in the order they must be sent.
-    pub fn frames(&self) -> impl Iterator<Item = Frame> + '_ {
+    pub fn frames(&self) -> impl Iterator<Item = Frame> + Clone + '_ {
         std::iter::once(Frame::Text(self.frame.clone()))
             .chain(self.attachments.iter().cloned().map(Frame::Binary))
     }

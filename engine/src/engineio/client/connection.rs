@@ -337,6 +337,36 @@ impl ClientConnection {
         Ok(())
     }
 
+    /// Queues several encoded message frames that must travel together (a Socket.IO
+    /// packet and its binary attachments): all of them, or none when they do not fit, in
+    /// which case the [`OverflowPolicy`] applies as for [`send`](Self::send).
+    pub fn send_all<I>(&mut self, frames: I) -> Result<(), Error>
+    where
+        I: IntoIterator<Item = Frame>,
+        I::IntoIter: Clone,
+    {
+        match self.try_send_all(frames) {
+            Err(Error::Full) if self.config.overflow == OverflowPolicy::CloseSession => {
+                self.fail(CloseReason::TransportFull);
+                Err(Error::Closed)
+            }
+            other => other,
+        }
+    }
+
+    /// Queues several frames that must travel together, all or none; reports
+    /// [`Error::Full`] without touching the session when they do not fit.
+    pub fn try_send_all<I>(&mut self, frames: I) -> Result<(), Error>
+    where
+        I: IntoIterator<Item = Frame>,
+        I::IntoIter: Clone,
+    {
+        if !matches!(self.state, State::Opening | State::Open) {
+            return Err(Error::Closed);
+        }
+        self.queue.try_push_all(frames)
+    }
+
     /// Queues a text message.
     pub fn send_text(&mut self, text: &str) -> Result<(), Error> {
         self.send(Packet::Message(ByteString::from(text)).encode())

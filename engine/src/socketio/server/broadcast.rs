@@ -146,7 +146,7 @@ impl Broadcast {
     }
 
     /// Every Engine.IO frame, in sending order.
-    pub fn frames(&self) -> impl Iterator<Item = Frame> + '_ {
+    pub fn frames(&self) -> impl Iterator<Item = Frame> + Clone + '_ {
         std::iter::once(Frame::Text(self.frame.clone()))
             .chain(self.attachments.iter().cloned().map(Frame::Binary))
     }

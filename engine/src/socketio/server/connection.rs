@@ -718,40 +718,28 @@ impl Connection {
 
     /// Queues the frames of one packet. A volatile packet is all-or-nothing at its first
     /// frame: dropped when the transport is not writable or the queue is full.
-    fn send_frames(
-        &mut self,
-        now: Instant,
-        frames: impl Iterator<Item = Frame>,
-        volatile: bool,
-    ) -> Result<Delivery, Error> {
+    fn send_frames<I>(&mut self, now: Instant, frames: I, volatile: bool) -> Result<Delivery, Error>
+    where
+        I: Iterator<Item = Frame> + Clone,
+    {
         if volatile && !self.is_writable() {
             return Ok(Delivery::Dropped);
         }
-        for (index, frame) in frames.enumerate() {
-            let result = match volatile && index == 0 {
-                true => self.session.try_send(frame),
-                false => self.session.send(frame),
-            };
-            match result {
-                Ok(()) => {}
-                Err(EioError::Full) if volatile && index == 0 => return Ok(Delivery::Dropped),
-                Err(EioError::Full) if index > 0 => {
-                    // Part of a binary packet went out: the stream is broken.
-                    self.close_with(
-                        now,
-                        DisconnectReason::TransportFull,
-                        CloseReason::TransportFull,
-                    );
-                    return Err(Error::Closed);
-                }
-                Err(_) => {
-                    // Overflow closed the session (or the queue refuses): nothing sent.
-                    self.pump(now);
-                    return Err(Error::Closed);
-                }
+        // A packet's text frame and its attachments are queued together or not at all.
+        let result = match volatile {
+            true => self.session.try_send_all(frames),
+            false => self.session.send_all(frames),
+        };
+        match result {
+            Ok(()) => Ok(Delivery::Queued),
+            Err(EioError::Full) if volatile => Ok(Delivery::Dropped),
+            Err(EioError::Full) => Err(Error::Full),
+            Err(_) => {
+                // Overflow closed the session (or it was closing): nothing was sent.
+                self.pump(now);
+                Err(Error::Closed)
             }
         }
-        Ok(Delivery::Queued)
     }
 
     /// Processes the session's events: decodes messages into packets.

@@ -10,6 +10,10 @@ pub enum Error {
     /// The connection is closing or closed.
     #[error("the connection is closed")]
     Closed,
+    /// The client's outgoing queue is full and the Engine.IO overflow policy is
+    /// [`OverflowPolicy::Reject`](crate::engineio::OverflowPolicy::Reject): nothing was queued.
+    #[error("the client's outgoing queue is full")]
+    Full,
     /// No socket of this connection is connected to that namespace.
     #[error("no socket connected to namespace {0:?}")]
     NotConnected(String),
