@@ -26,6 +26,10 @@ pub fn encoded_len(frame: &Frame) -> usize {
 }
 
 /// Joins frames into one polling body, in order, with one allocation.
+///
+/// A text frame must not contain the separator `\x1e` itself, or the receiver splits it
+/// in two (JavaScript peers have the same limit). Socket.IO packets never do: JSON writes
+/// that character escaped.
 pub fn encode_payload<'a, I>(frames: I) -> Bytes
 where
     I: IntoIterator<Item = &'a Frame>,
