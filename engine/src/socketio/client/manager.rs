@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use bytestring::ByteString;
-use halyard_protocol::socketio::{Args, Decoder, Event as SocketIoEvent, Packet, RawJson};
+use halyard_protocol::socketio::{Args, Decoder, Encoded, Event as SocketIoEvent, Packet, RawJson};
 
 use super::backoff::Backoff;
 use super::config::{EmitOptions, ManagerConfig, SocketOptions};
@@ -90,6 +90,12 @@ enum Ready {
 ///   at once with [`AckError::Dropped`].
 /// - [`connect`](Self::connect) on a socket already waiting for its CONNECT answer does
 ///   not send a second CONNECT.
+/// - A queued emit (retries) takes its [`AckId`] from the socket's ack counter when it is
+///   queued and uses it as the wire id of its first try; each resend takes a fresh id
+///   (socket.io-client numbers only the tries). Wire ids stay unique per socket.
+/// - A CONNECT_ERROR for a namespace that is already joined also disconnects the socket
+///   (`io server disconnect`), so `connected` never outlives `active`.
+/// - Backoff overflow yields `delayMax` rather than JavaScript's `NaN | 0 = 0`.
 #[derive(Debug)]
 pub struct Manager {
     config: ManagerConfig,
@@ -737,26 +743,22 @@ impl Manager {
     /// Sends a packet on the current connection (dropped when there is none).
     fn send_packet(&mut self, packet: &Packet) {
         if let Ok(encoded) = packet.encode() {
-            self.send_frames(encoded.frames(), false);
+            self.send_encoded(&encoded, false);
         }
     }
 
-    /// Queues frames; returns false when nothing could be queued (volatile only).
-    fn send_frames(&mut self, frames: impl Iterator<Item = Frame>, volatile: bool) -> bool {
+    /// Queues a packet and its attachments, all or none; returns whether they were
+    /// queued. A volatile packet that does not fit is dropped; otherwise the Engine.IO
+    /// overflow policy applies.
+    fn send_encoded(&mut self, encoded: &Encoded, volatile: bool) -> bool {
         let Some((_, conn)) = &mut self.conn else {
             return false;
         };
-        for (n, frame) in frames.enumerate() {
-            let result = if volatile && n == 0 {
-                conn.try_send(frame)
-            } else {
-                conn.send(frame)
-            };
-            if result.is_err() {
-                return n > 0;
-            }
+        if volatile {
+            conn.try_send_all(encoded.frames()).is_ok()
+        } else {
+            conn.send_all(encoded.frames()).is_ok()
         }
-        true
     }
 
     // ----- internals: sockets ---------------------------------------------------------------
@@ -862,6 +864,10 @@ impl Manager {
             }
             Packet::ConnectError { data, .. } => {
                 self.destroy(i);
+                if self.sockets[i].connected {
+                    // Only a misbehaving server refuses a joined namespace; leave it.
+                    self.socket_onclose(i, DisconnectReason::IoServerDisconnect);
+                }
                 let (message, data) = connect_error(&data);
                 self.events.push_back(Event::ConnectError {
                     socket: SocketId(i as u32),
@@ -884,7 +890,7 @@ impl Manager {
             self.emit_event(i, event, ack_id);
         }
         while let Some(buffered) = self.sockets[i].send_buffer.pop_front() {
-            self.send_frames(buffered.encoded.frames(), false);
+            self.send_encoded(&buffered.encoded, false);
         }
         self.drain_queue(i, true);
         let recovered = self.sockets[i].recovered;
@@ -985,13 +991,13 @@ impl Manager {
         let s = &mut self.sockets[i];
         let connected = s.connected && self.conn.as_ref().is_some_and(|(_, c)| c.is_open());
         if volatile {
-            if !(connected && self.send_frames(encoded.frames(), true))
+            if !(connected && self.send_encoded(&encoded, true))
                 && let Some((id, kind)) = ack_id
             {
                 self.drop_ack(i, id, kind);
             }
         } else if connected {
-            self.send_frames(encoded.frames(), false);
+            self.send_encoded(&encoded, false);
         } else {
             s.send_buffer.push_back(Buffered {
                 encoded,
