@@ -6,6 +6,11 @@
 
 mod pair;
 
+use std::time::{Duration, Instant};
+
+use std::cell::Cell;
+use std::rc::Rc;
+
 use bytes::Bytes;
 use halyard_engine::engineio::{Frame, TransportKind};
 use halyard_engine::socketio::DisconnectReason;
@@ -13,7 +18,7 @@ use halyard_engine::socketio::client::{
     AckError, ConnectError as ClientConnectError, EmitOptions, Event as ClientEvent, SocketId,
     SocketOptions,
 };
-use halyard_engine::socketio::server::{BroadcastOptions, ConnectError};
+use halyard_engine::socketio::server::{BroadcastOptions, ConnectError, RecoveryConfig};
 use halyard_protocol::Binary;
 use pair::*;
 use serde::Deserialize;
@@ -112,7 +117,10 @@ fn namespaces_multiplex_on_one_engineio_connection_with_auth_and_distinct_sids()
             "{transport:?}"
         );
         // Each socket is in its own room, in its own namespace.
-        assert_eq!(world.server.rooms_of("/", &main_sid), vec![main_sid.clone()]);
+        assert_eq!(
+            world.server.rooms_of("/", &main_sid),
+            vec![main_sid.clone()]
+        );
         assert_eq!(world.server.rooms_of("/admin", &admin_sid), [admin_sid]);
         // And it stays up through heartbeats.
         world.advance(ms(10_000));
@@ -634,5 +642,459 @@ fn server_disconnect_is_io_server_disconnect_and_the_client_does_not_reconnect()
         );
         assert_eq!(world.server.connects.len(), 1, "{transport:?}");
         assert!(!world.clients[c].manager.is_open());
+    }
+}
+
+// ----- drops and reconnection -------------------------------------------------------------
+
+/// socket.io-client's backoff (backo2: `ms = delay * 2^k`; one draw `r`; `dev =
+/// floor(r * factor * ms)`; minus when `floor(r * 10)` is even, else plus; `min(ms, max)`),
+/// computed independently with the manager's documented generator (a `SeededRng` from
+/// the manager's seed, `r` from its top 53 bits), for the default settings.
+fn expected_backoff(seed: u64, n: usize) -> Vec<Duration> {
+    let mut rng = halyard_engine::engineio::SeededRng::new(seed);
+    (0..n)
+        .map(|k| {
+            let mut ms = 1000.0 * 2f64.powi(k as i32);
+            let r = (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
+            let dev = (r * 0.5 * ms).floor();
+            ms = if ((r * 10.0).floor() as u64) & 1 == 0 {
+                ms - dev
+            } else {
+                ms + dev
+            };
+            Duration::from_millis(ms.min(5000.0) as u64)
+        })
+        .collect()
+}
+
+/// The delays the client actually waited: from the close (or the failed attempt) to the
+/// next `reconnect_attempt`.
+fn observed_backoff(log: &[(Instant, ClientEvent)]) -> Vec<Duration> {
+    let mut out = Vec::new();
+    let mut since = None;
+    for (t, e) in log {
+        match e {
+            ClientEvent::Close(_) | ClientEvent::ReconnectError(_) => since = Some(*t),
+            ClientEvent::ReconnectAttempt(_) => {
+                out.push(*t - since.take().expect("an attempt follows a failure"));
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+fn server_reason(world: &World, sid: &str) -> Option<DisconnectReason> {
+    world
+        .server
+        .left
+        .iter()
+        .find(|l| l.sid == sid)
+        .map(|l| l.reason)
+}
+
+#[test]
+fn partition_is_a_ping_timeout_on_both_sides_and_the_client_reconnects_on_the_backoff_schedule() {
+    for transport in Transport::ALL {
+        let seed = 0x5eed;
+        let mut world = World::new(transport, None, 12);
+        let (c, s, sid) = world.connected_client("/", seed);
+        world.advance(ms(2500));
+        let from = world.clients[c].log.len();
+        world.partition(c);
+        world.advance(ms(2000));
+        // Both sides noticed through the heartbeat.
+        assert_eq!(
+            server_reason(&world, &sid),
+            Some(DisconnectReason::PingTimeout),
+            "{transport:?}"
+        );
+        let events = world.clients[c].events_since(from);
+        assert_eq!(
+            disconnects(&events),
+            [(s, DisconnectReason::PingTimeout)],
+            "{transport:?}"
+        );
+        assert!(events.contains(&ClientEvent::Close(DisconnectReason::PingTimeout)));
+        assert!(world.clients[c].manager.active(s).unwrap());
+        // Long enough for the delays to reach the cap, then the network comes back.
+        world.advance(ms(35_000));
+        world.heal(c);
+        assert!(
+            world.advance_until(ms(10_000), |w| w.clients[c].manager.connected(s).unwrap()),
+            "{transport:?}: never reconnected"
+        );
+        assert_transport(&world, c);
+
+        let log = &world.clients[c].log[from..];
+        let observed = observed_backoff(log);
+        assert!(observed.len() >= 6, "{transport:?}: {observed:?}");
+        assert_eq!(
+            observed,
+            expected_backoff(seed, observed.len()),
+            "{transport:?}"
+        );
+        assert!(observed.iter().all(|d| *d <= ms(5000)));
+        assert!(
+            observed.contains(&ms(5000)),
+            "capped at delayMax: {observed:?}"
+        );
+        let attempts: Vec<u32> = log
+            .iter()
+            .filter_map(|(_, e)| match e {
+                ClientEvent::ReconnectAttempt(n) => Some(*n),
+                _ => None,
+            })
+            .collect();
+        let n = attempts.len() as u32;
+        assert_eq!(attempts, (1..=n).collect::<Vec<_>>());
+        let events = world.clients[c].events_since(from);
+        assert!(events.contains(&ClientEvent::Reconnect(n)), "{events:?}");
+        let errors = events
+            .iter()
+            .filter(|e| matches!(e, ClientEvent::ReconnectError(_)))
+            .count() as u32;
+        assert_eq!(errors, n - 1, "every attempt but the last failed");
+
+        // Back in, with a new sid (no recovery) that the server knows.
+        let new_sid = world.sid(c, s);
+        assert_ne!(new_sid, sid);
+        assert!(world.server.conn_of("/", &new_sid).is_some());
+        world.emit(c, s, ev("echo", &"again"), EmitOptions::default());
+        assert_eq!(
+            world.clients[c].received_json(s),
+            [r#"["echo","again"]"#],
+            "{transport:?}"
+        );
+    }
+}
+
+#[test]
+fn transport_reset_is_seen_on_both_sides_and_the_client_reconnects_after_the_first_delay() {
+    for transport in Transport::ALL {
+        let seed = 77;
+        let mut world = World::new(transport, None, 13);
+        let (c, s, sid) = world.connected_client("/", seed);
+        world.advance(ms(1200));
+        let from = world.clients[c].log.len();
+        let cut_at = world.now;
+        world.cut(c);
+        // A reset WebSocket is a "transport close"; a failed polling request is a
+        // "transport error" (engine.io: "poll connection closed prematurely").
+        let expected = match transport.settled() {
+            TransportKind::WebSocket => DisconnectReason::TransportClose,
+            TransportKind::Polling => DisconnectReason::TransportError,
+        };
+        assert_eq!(server_reason(&world, &sid), Some(expected), "{transport:?}");
+        assert_eq!(
+            disconnects(&world.clients[c].events_since(from)),
+            [(s, expected)],
+            "{transport:?}"
+        );
+        world.advance_until(ms(10_000), |w| w.clients[c].manager.connected(s).unwrap());
+        let log = &world.clients[c].log[from..];
+        let attempt_at = log
+            .iter()
+            .find_map(|(t, e)| matches!(e, ClientEvent::ReconnectAttempt(1)).then_some(*t))
+            .expect("one attempt");
+        assert_eq!(
+            attempt_at - cut_at,
+            expected_backoff(seed, 1)[0],
+            "{transport:?}"
+        );
+        assert!(
+            world.clients[c]
+                .events_since(from)
+                .contains(&ClientEvent::Reconnect(1))
+        );
+        assert_ne!(world.sid(c, s), sid);
+        assert_transport(&world, c);
+    }
+}
+
+/// Advances until client `c` has noticed the drop and the server has too.
+fn until_both_noticed(world: &mut World, c: usize, s: SocketId, sid: &str) {
+    let sid = sid.to_owned();
+    assert!(world.advance_until(ms(5000), |w| {
+        !w.clients[c].manager.connected(s).unwrap() && server_reason(w, &sid).is_some()
+    }));
+}
+
+fn seqs(world: &World, sid: &str, name: &str) -> Vec<u32> {
+    world
+        .server
+        .received
+        .iter()
+        .filter(|r| r.sid == sid && r.event.name() == name)
+        .map(|r| r.event.args::<(u32,)>().unwrap().0)
+        .collect()
+}
+
+#[test]
+fn emits_buffered_while_disconnected_are_flushed_in_order_and_volatile_ones_are_dropped() {
+    for transport in Transport::ALL {
+        let mut world = World::new(transport, None, 14);
+        let (c, s, sid) = world.connected_client("/", 91);
+        world.emit(c, s, ev("seq", &0), EmitOptions::default());
+        world.partition(c);
+        until_both_noticed(&mut world, c, s, &sid);
+
+        world.emit(c, s, ev("seq", &1), EmitOptions::default());
+        let volatile = world.emit(c, s, ev("seq", &100), EmitOptions::with_ack().volatile());
+        world.emit(c, s, ev("seq", &2), EmitOptions::default());
+        world.emit(c, s, ev("seq", &101), EmitOptions::default().volatile());
+        world.emit(c, s, ev("seq", &3), EmitOptions::default());
+        assert_eq!(world.clients[c].manager.buffered(s).unwrap(), 3);
+        assert!(world.clients[c].events().contains(&ClientEvent::AckFailed {
+            socket: s,
+            ack: volatile.unwrap(),
+            error: AckError::Dropped,
+        }));
+
+        world.heal(c);
+        assert!(world.advance_until(ms(10_000), |w| w.clients[c].manager.connected(s).unwrap()));
+        assert_eq!(world.clients[c].manager.buffered(s).unwrap(), 0);
+        let new_sid = world.sid(c, s);
+        assert_eq!(seqs(&world, &sid, "seq"), [0], "{transport:?}");
+        assert_eq!(seqs(&world, &new_sid, "seq"), [1, 2, 3], "{transport:?}");
+    }
+}
+
+fn acks_of(world: &World, c: usize, ack: halyard_engine::socketio::client::AckId) -> usize {
+    world.clients[c]
+        .events()
+        .iter()
+        .filter(|e| matches!(e, ClientEvent::AckReceived { ack: a, .. } if *a == ack))
+        .count()
+}
+
+fn retrying() -> SocketOptions {
+    SocketOptions {
+        retries: Some(5),
+        ack_timeout: Some(ms(3000)),
+        ..SocketOptions::default()
+    }
+}
+
+/// With `retries`, delivery is at least once: a packet lost in a drop is resent after the
+/// reconnection, and the sender sees exactly one acknowledgement.
+#[test]
+fn retried_emit_lost_in_a_drop_is_resent_after_reconnection_and_acknowledged_once() {
+    for transport in Transport::ALL {
+        let mut world = World::new(transport, None, 15);
+        let c = world.add_client(92);
+        let s = world.socket(c, "/", retrying());
+        let sid = world.sid(c, s);
+        world.partition(c);
+        // The client still believes it is connected: the packet goes out and is lost.
+        let ack = world
+            .emit(c, s, ev("work", &7), EmitOptions::with_ack())
+            .unwrap();
+        assert_eq!(world.clients[c].manager.queued(s).unwrap(), 1);
+        until_both_noticed(&mut world, c, s, &sid);
+        world.heal(c);
+        assert!(world.advance_until(ms(10_000), |w| acks_of(w, c, ack) > 0));
+        world.advance(ms(10_000));
+        let new_sid = world.sid(c, s);
+        assert_eq!(seqs(&world, &sid, "work"), Vec::<u32>::new());
+        assert_eq!(seqs(&world, &new_sid, "work"), [7], "{transport:?}");
+        assert_eq!(acks_of(&world, c, ack), 1, "{transport:?}");
+        assert_eq!(world.clients[c].manager.queued(s).unwrap(), 0);
+    }
+}
+
+/// The other half of at-least-once: the server handled the packet but its ack was lost
+/// in the drop, so the resend reaches the server application a second time; the client
+/// application still sees one acknowledgement.
+#[test]
+fn retried_emit_whose_ack_was_lost_reaches_the_server_twice_and_is_acknowledged_once() {
+    for transport in Transport::ALL {
+        let mut world = World::new(transport, None, 16);
+        let c = world.add_client(93);
+        let s = world.socket(c, "/", retrying());
+        let sid = world.sid(c, s);
+        let now = world.now;
+        let ack = world
+            .manager(c)
+            .emit(now, s, ev("work", &8), EmitOptions::with_ack())
+            .unwrap()
+            .unwrap();
+        // Deliver until the server application has the event (and has answered), then
+        // lose everything in flight: the answer never arrives.
+        assert!(world.run_until(|w| !w.server.received.is_empty()));
+        world.partition(c);
+        until_both_noticed(&mut world, c, s, &sid);
+        assert_eq!(acks_of(&world, c, ack), 0);
+        world.heal(c);
+        assert!(world.advance_until(ms(10_000), |w| acks_of(w, c, ack) > 0));
+        world.advance(ms(10_000));
+        let new_sid = world.sid(c, s);
+        assert_eq!(seqs(&world, &sid, "work"), [8], "{transport:?}");
+        assert_eq!(seqs(&world, &new_sid, "work"), [8], "{transport:?}");
+        assert_eq!(acks_of(&world, c, ack), 1, "{transport:?}");
+    }
+}
+
+// ----- connection state recovery ----------------------------------------------------------
+
+fn recovery(max: Duration) -> Option<RecoveryConfig> {
+    Some(RecoveryConfig {
+        max_disconnection_duration: max,
+        ..RecoveryConfig::default()
+    })
+}
+
+/// The names and first arguments of events received on `socket` since `from` (log
+/// index), offsets left out.
+fn news_since(world: &World, c: usize, s: SocketId, from: usize) -> Vec<String> {
+    world.clients[c].log[from..]
+        .iter()
+        .filter_map(|(_, e)| match e {
+            ClientEvent::Received { socket, event, .. } if *socket == s => {
+                let (first,): (String,) = event.args().unwrap();
+                Some(format!("{}:{first}", event.name()))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// A recovery-on world with one client in room "news" that has seen one broadcast, then
+/// dropped (both sides noticed), and three broadcasts to "news" plus one to a room it
+/// is not in made meanwhile. Returns (world, client, socket, sid, log index, hook calls).
+fn dropped_while_news_went_out(
+    transport: Transport,
+    max: Duration,
+) -> (World, usize, SocketId, String, usize, Rc<Cell<u32>>) {
+    let mut world = World::new(transport, recovery(max), 17);
+    let hook_calls = Rc::new(Cell::new(0));
+    let calls = hook_calls.clone();
+    world.server.connect_hook = Box::new(move |_| {
+        calls.set(calls.get() + 1);
+        Ok(())
+    });
+    let (c, s, sid) = world.connected_client("/", 94);
+    let (_, _, other_sid) = world.connected_client("/", 95);
+    assert!(
+        world.clients[c]
+            .manager
+            .recovery_state(s)
+            .unwrap()
+            .is_some()
+    );
+    world.emit(c, s, ev("join", &"news"), EmitOptions::default());
+    let now = world.now;
+    let opts = BroadcastOptions::to("news");
+    world.server.broadcast(now, "/", ev("n", &"before"), &opts);
+    world.run();
+    assert_eq!(news_since(&world, c, s, 0), ["n:before"]);
+    let (_, offset) = world.clients[c].manager.recovery_state(s).unwrap().unwrap();
+    assert!(offset.is_some(), "the client tracked the offset");
+
+    world.partition(c);
+    until_both_noticed(&mut world, c, s, &sid);
+    assert!(world.server.left.iter().any(|l| l.sid == sid && l.saved));
+    let from = world.clients[c].log.len();
+    let now = world.now;
+    for text in ["one", "two", "three"] {
+        world.server.broadcast(now, "/", ev("n", &text), &opts);
+    }
+    world.server.broadcast(
+        now,
+        "/",
+        ev("n", &"not for news"),
+        &BroadcastOptions::to(other_sid),
+    );
+    world.run();
+    (world, c, s, sid, from, hook_calls)
+}
+
+#[test]
+fn recovery_within_the_duration_restores_sid_rooms_and_exactly_the_missed_events() {
+    for transport in Transport::ALL {
+        let (mut world, c, s, sid, from, hook_calls) =
+            dropped_while_news_went_out(transport, ms(10_000));
+        let dropped_at = world.now;
+        world.heal(c);
+        assert!(
+            world.advance_until(ms(10_000), |w| w.clients[c].manager.connected(s).unwrap()),
+            "{transport:?}"
+        );
+        assert!(world.now - dropped_at < ms(10_000));
+        assert_transport(&world, c);
+        let events = world.clients[c].events_since(from);
+        assert_eq!(connects(&events), [(s, sid.clone(), true)], "{transport:?}");
+        assert!(world.clients[c].manager.recovered(s).unwrap());
+        assert_eq!(world.sid(c, s), sid);
+        let mut rooms = vec![sid.clone(), "news".to_owned()];
+        rooms.sort();
+        assert_eq!(world.server.rooms_of("/", &sid), rooms, "{transport:?}");
+        assert_eq!(
+            news_since(&world, c, s, from),
+            ["n:one", "n:two", "n:three"],
+            "{transport:?}"
+        );
+        // skipMiddlewares: the restored socket did not go through the connect hook again.
+        assert_eq!(
+            hook_calls.get(),
+            2,
+            "two first connects only ({transport:?})"
+        );
+        let accepted = world.server.accepted.last().unwrap();
+        assert!(accepted.1.recovered);
+
+        // It is a live member of "news" again.
+        let now = world.now;
+        world
+            .server
+            .broadcast(now, "/", ev("n", &"after"), &BroadcastOptions::to("news"));
+        world.run();
+        assert_eq!(
+            news_since(&world, c, s, from),
+            ["n:one", "n:two", "n:three", "n:after"],
+            "{transport:?}"
+        );
+    }
+}
+
+#[test]
+fn recovery_after_the_duration_gives_a_new_session_without_replay() {
+    for transport in Transport::ALL {
+        let (mut world, c, s, sid, from, hook_calls) =
+            dropped_while_news_went_out(transport, ms(5_000));
+        world.advance(ms(8_000));
+        assert_eq!(
+            world
+                .server
+                .namespaces
+                .get("/")
+                .unwrap()
+                .recovery()
+                .unwrap()
+                .session_count(),
+            0,
+            "the saved session expired"
+        );
+        world.heal(c);
+        assert!(
+            world.advance_until(ms(10_000), |w| w.clients[c].manager.connected(s).unwrap()),
+            "{transport:?}"
+        );
+        let events = world.clients[c].events_since(from);
+        let got = connects(&events);
+        assert_eq!(got.len(), 1, "{transport:?}");
+        assert!(!got[0].2, "not recovered ({transport:?})");
+        assert_ne!(got[0].1, sid);
+        assert!(!world.clients[c].manager.recovered(s).unwrap());
+        assert_eq!(news_since(&world, c, s, from), Vec::<String>::new());
+        assert_eq!(
+            world.server.rooms_of("/", &got[0].1),
+            vec![got[0].1.clone()]
+        );
+        assert_eq!(hook_calls.get(), 3, "a new session goes through the hook");
+        // The reconnect did ask for recovery (pid and offset in the auth).
+        let last = world.server.connects.last().unwrap();
+        assert!(last.recovery.is_some(), "{transport:?}");
     }
 }
