@@ -9,6 +9,7 @@ mod pair;
 use std::time::{Duration, Instant};
 
 use std::cell::Cell;
+use std::collections::BTreeMap;
 use std::rc::Rc;
 
 use bytes::Bytes;
@@ -1096,5 +1097,301 @@ fn recovery_after_the_duration_gives_a_new_session_without_replay() {
         // The reconnect did ask for recovery (pid and offset in the auth).
         let last = world.server.connects.last().unwrap();
         assert!(last.recovery.is_some(), "{transport:?}");
+    }
+}
+
+// ----- random interleavings -----------------------------------------------------------------
+
+mod interleavings {
+    use super::*;
+    use proptest::prelude::*;
+
+    const CLIENTS: usize = 3;
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        /// Client `c` emits its next sequence number.
+        Emit(usize),
+        /// The server broadcasts its next sequence number to every socket of `/`.
+        Broadcast,
+        /// Deliver up to this many things in flight.
+        Step(usize),
+        /// The client's link goes down (data waits) / comes back.
+        Stall(usize),
+        Unstall(usize),
+        /// The client's transport is reset.
+        Cut(usize),
+        /// Time passes (milliseconds).
+        Advance(u64),
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            4 => (0..CLIENTS).prop_map(Op::Emit),
+            3 => Just(Op::Broadcast),
+            4 => (1..6usize).prop_map(Op::Step),
+            1 => (0..CLIENTS).prop_map(Op::Stall),
+            1 => (0..CLIENTS).prop_map(Op::Unstall),
+            1 => (0..CLIENTS).prop_map(Op::Cut),
+            3 => (0..4000u64).prop_map(Op::Advance),
+        ]
+    }
+
+    fn transport() -> impl Strategy<Value = Transport> {
+        prop_oneof![
+            Just(Transport::Polling),
+            Just(Transport::WebSocket),
+            Just(Transport::Upgrade)
+        ]
+    }
+
+    /// Disconnects client `c` has seen so far.
+    fn drops(world: &World, c: usize) -> usize {
+        world.clients[c]
+            .log
+            .iter()
+            .filter(|(_, e)| matches!(e, ClientEvent::Disconnect { .. }))
+            .count()
+    }
+
+    fn assert_increasing(seqs: &[u32], what: &str) {
+        assert!(
+            seqs.windows(2).all(|w| w[0] < w[1]),
+            "{what} out of order or duplicated: {seqs:?}"
+        );
+    }
+
+    /// What must arrive: the sequence number, the socket id that must receive or send
+    /// it, and the drop count of the client when it was sent. It must arrive exactly
+    /// once if, at the end, the client is still on that socket id and has not dropped
+    /// since (the connection that carried it lived).
+    struct Sent {
+        client: usize,
+        seq: u32,
+        sid: Option<String>,
+        drops: usize,
+    }
+
+    fn run(transport: Transport, recovery_on: bool, seed: u64, ops: Vec<Op>) {
+        let recovery = recovery_on.then(|| recovery(ms(10_000))).flatten();
+        let mut world = World::new(transport, recovery, seed);
+        let mut sockets = Vec::new();
+        for c in 0..CLIENTS {
+            let client = world.add_client(seed.wrapping_add(c as u64));
+            let now = world.now;
+            let s = world.clients[client]
+                .manager
+                .socket(now, "/", SocketOptions::default())
+                .unwrap();
+            sockets.push(s);
+        }
+        world.collect();
+        let (mut emitted, mut broadcast) = (Vec::new(), Vec::new());
+        let mut next = [0u32; CLIENTS];
+        let mut next_broadcast = 0u32;
+        for op in ops {
+            let now = world.now;
+            match op {
+                Op::Emit(c) => {
+                    let seq = next[c];
+                    next[c] += 1;
+                    world.clients[c]
+                        .manager
+                        .emit(now, sockets[c], ev("c", &seq), EmitOptions::default())
+                        .unwrap();
+                    // Sent on the live connection (its socket id), or buffered for the
+                    // next one (whatever id that gets).
+                    let sid = world.clients[c]
+                        .manager
+                        .id(sockets[c])
+                        .unwrap()
+                        .map(str::to_owned);
+                    emitted.push(Sent {
+                        client: c,
+                        seq,
+                        sid,
+                        drops: drops(&world, c),
+                    });
+                }
+                Op::Broadcast => {
+                    let seq = next_broadcast;
+                    next_broadcast += 1;
+                    let (packet, _) =
+                        world
+                            .server
+                            .broadcast(now, "/", ev("b", &seq), &BroadcastOptions::all());
+                    for sid in packet.targets {
+                        let c = world.client_of("/", &sid).expect("targets are indexed");
+                        broadcast.push(Sent {
+                            client: c,
+                            seq,
+                            sid: Some(sid),
+                            drops: drops(&world, c),
+                        });
+                    }
+                }
+                Op::Step(n) => {
+                    for _ in 0..n {
+                        world.step();
+                    }
+                }
+                Op::Stall(c) => world.stall(c),
+                Op::Unstall(c) => world.unstall(c),
+                Op::Cut(c) => world.cut(c),
+                Op::Advance(by) => world.advance(ms(by)),
+            }
+            world.collect();
+        }
+        for c in 0..CLIENTS {
+            world.unstall(c);
+        }
+        world.advance(ms(30_000));
+
+        for (c, &s) in sockets.iter().enumerate() {
+            // Liveness: every socket is active, so every client got back in.
+            assert!(
+                world.clients[c].manager.connected(s).unwrap(),
+                "client {c} never reconnected"
+            );
+            let end_sid = world.sid(c, s);
+            let end_drops = drops(&world, c);
+            // Client → server: per server socket, in order and at most once.
+            let mut by_sid: BTreeMap<&str, Vec<u32>> = BTreeMap::new();
+            for r in world
+                .server
+                .received
+                .iter()
+                .filter(|r| r.event.name() == "c")
+            {
+                if world.client_of("/", &r.sid) == Some(c) || r.sid == end_sid {
+                    by_sid
+                        .entry(r.sid.as_str())
+                        .or_default()
+                        .push(r.event.args::<(u32,)>().unwrap().0);
+                }
+            }
+            for (sid, seqs) in &by_sid {
+                assert_increasing(seqs, &format!("client {c}'s events on {sid}"));
+            }
+            // Server → client: in order and at most once over the client's whole life
+            // (stale connections' traffic is ignored by the manager).
+            let got: Vec<u32> = world.clients[c]
+                .received(s)
+                .iter()
+                .filter(|e| e.name() == "b")
+                .map(|e| e.args::<(u32,)>().unwrap().0)
+                .collect();
+            assert_increasing(&got, &format!("broadcasts to client {c}"));
+
+            // Exactly once while the connection lives.
+            let server_got = |seq: u32| {
+                world
+                    .server
+                    .received
+                    .iter()
+                    .filter(|r| {
+                        r.sid == end_sid
+                            && r.event.name() == "c"
+                            && r.event.args::<(u32,)>().unwrap().0 == seq
+                    })
+                    .count()
+            };
+            for sent in emitted.iter().filter(|e| e.client == c) {
+                let lived =
+                    sent.drops == end_drops && sent.sid.as_deref().is_none_or(|sid| sid == end_sid);
+                if lived {
+                    assert_eq!(
+                        server_got(sent.seq),
+                        1,
+                        "client {c}'s event {} (sent on {:?}) did not arrive once on {end_sid}",
+                        sent.seq,
+                        sent.sid
+                    );
+                }
+            }
+            for sent in broadcast.iter().filter(|b| b.client == c) {
+                if sent.drops == end_drops && sent.sid.as_deref() == Some(end_sid.as_str()) {
+                    let n = got.iter().filter(|g| **g == sent.seq).count();
+                    assert_eq!(n, 1, "broadcast {} did not reach client {c} once", sent.seq);
+                }
+            }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig {
+            cases: 64,
+            // Deterministic: the same cases every run (PROPTEST_RNG_SEED explores others).
+            rng_seed: proptest::test_runner::RngSeed::Fixed(0x4a11_7a2d),
+            failure_persistence: None,
+            ..ProptestConfig::default()
+        })]
+
+        #[test]
+        fn random_interleavings_never_panic_and_deliver_in_order_exactly_once_while_connected(
+            transport in transport(),
+            recovery_on in any::<bool>(),
+            seed in any::<u64>(),
+            ops in proptest::collection::vec(op(), 1..48),
+        ) {
+            run(transport, recovery_on, seed, ops);
+        }
+    }
+}
+
+/// `socket.disconnect(true)` ends every namespace with `io server disconnect` (no
+/// reconnection); `io.close()` looks like a lost transport to the client, which comes
+/// back with both namespaces on one new connection.
+#[test]
+fn server_close_ends_every_namespace_and_shutdown_lets_the_client_come_back() {
+    for transport in Transport::ALL {
+        for shutdown in [false, true] {
+            let mut world = World::new(transport, None, 18);
+            let c = world.add_client(96);
+            let main = world.socket(c, "/", SocketOptions::default());
+            let admin = world.socket(c, "/admin", SocketOptions::default());
+            let from = world.clients[c].log.len();
+            let now = world.now;
+            let eio = world.server.connections.keys().next().unwrap().clone();
+            let conn = world.server.connections.get_mut(&eio).unwrap();
+            match shutdown {
+                true => conn.shutdown(now),
+                false => conn.close(now),
+            }
+            world.run();
+            let (client_reason, server_reason, closed) = match shutdown {
+                true => (
+                    DisconnectReason::TransportClose,
+                    DisconnectReason::ServerShuttingDown,
+                    DisconnectReason::ServerShuttingDown,
+                ),
+                false => (
+                    DisconnectReason::IoServerDisconnect,
+                    DisconnectReason::ServerNamespaceDisconnect,
+                    DisconnectReason::ForcedServerClose,
+                ),
+            };
+            let label = format!("{transport:?} shutdown={shutdown}");
+            assert_eq!(
+                disconnects(&world.clients[c].events_since(from)),
+                [(main, client_reason), (admin, client_reason)],
+                "{label}"
+            );
+            let reasons: Vec<DisconnectReason> =
+                world.server.left.iter().map(|l| l.reason).collect();
+            assert_eq!(reasons, [server_reason, server_reason], "{label}");
+            assert_eq!(world.server.closed, [(eio, closed)], "{label}");
+            assert!(world.server.connections.is_empty(), "{label}");
+
+            world.advance(ms(10_000));
+            let m = &world.clients[c].manager;
+            assert_eq!(m.connected(main).unwrap(), shutdown, "{label}");
+            assert_eq!(m.connected(admin).unwrap(), shutdown, "{label}");
+            assert_eq!(
+                world.server.connections.len(),
+                usize::from(shutdown),
+                "{label}"
+            );
+        }
     }
 }

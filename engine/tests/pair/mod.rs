@@ -170,6 +170,9 @@ pub struct Client {
     pub log: Vec<(Instant, ClientEvent)>,
     /// Lost from the network: nothing reaches it, nothing it sends arrives.
     pub partitioned: bool,
+    /// Its link is down but TCP keeps the data: traffic waits in [`World::parked`] and
+    /// goes on, in order, when the link comes back.
+    pub stalled: bool,
     /// Answer every server event that asks for an ack with the event's own array
     /// (`["name", …args]`); when false the client application stays silent.
     pub answers: bool,
@@ -887,6 +890,8 @@ pub struct World {
     pub now: Instant,
     pub start: Instant,
     pub net: VecDeque<Wire>,
+    /// Traffic of stalled clients, in order.
+    pub parked: VecDeque<Wire>,
     pub clients: Vec<Client>,
     pub server: Server,
     pub transport: Transport,
@@ -899,6 +904,7 @@ impl World {
             now,
             start: now,
             net: VecDeque::new(),
+            parked: VecDeque::new(),
             clients: Vec::new(),
             server: Server::new(server_engine(), recovery, seed),
             transport,
@@ -916,6 +922,7 @@ impl World {
             manager: Manager::new(config, seed),
             log: Vec::new(),
             partitioned: false,
+            stalled: false,
             answers: true,
             ws_frames: Vec::new(),
         });
@@ -976,8 +983,12 @@ impl World {
         if let Wire::WsToClient(_, _, frame) = &wire {
             self.clients[c].ws_frames.push(frame.clone());
         }
-        if !self.clients[c].partitioned {
-            self.net.push_back(wire);
+        if self.clients[c].partitioned {
+            return;
+        }
+        match self.clients[c].stalled {
+            true => self.parked.push_back(wire),
+            false => self.net.push_back(wire),
         }
     }
 
@@ -1057,7 +1068,9 @@ impl World {
             return false;
         };
         let c = wire.client();
-        if !self.clients[c].partitioned {
+        if self.clients[c].stalled {
+            self.parked.push_back(wire);
+        } else if !self.clients[c].partitioned {
             self.deliver(wire);
         }
         self.collect();
@@ -1178,12 +1191,39 @@ impl World {
         self.clients[c].partitioned = false;
     }
 
+    /// Client `c`'s link goes down without losing data (TCP retransmits): its traffic,
+    /// in flight or new, waits until [`unstall`](Self::unstall).
+    pub fn stall(&mut self, c: usize) {
+        self.clients[c].stalled = true;
+        let (mine, rest): (VecDeque<Wire>, VecDeque<Wire>) =
+            self.net.drain(..).partition(|w| w.client() == c);
+        self.net = rest;
+        self.parked.extend(mine);
+    }
+
+    /// Client `c`'s link is back: what waited is delivered, in order, after what is in
+    /// flight.
+    pub fn unstall(&mut self, c: usize) {
+        self.clients[c].stalled = false;
+        let (mine, rest): (VecDeque<Wire>, VecDeque<Wire>) =
+            self.parked.drain(..).partition(|w| w.client() == c);
+        self.parked = rest;
+        self.net.extend(mine);
+    }
+
+    /// The client whose Engine.IO connection carries the socket `sid` of `nsp`.
+    pub fn client_of(&self, nsp: &str, sid: &str) -> Option<usize> {
+        let eio = self.server.index.get(&(nsp.to_owned(), sid.to_owned()))?;
+        self.server.owner.get(eio).map(|(c, _)| *c)
+    }
+
     /// Client `c`'s transport is reset (TCP RST): in-flight traffic is lost; both ends of
     /// its WebSockets see the close, and its held polling requests fail on the client and
     /// are aborted on the server.
     pub fn cut(&mut self, c: usize) {
         let now = self.now;
         self.net.retain(|w| w.client() != c);
+        self.parked.retain(|w| w.client() != c);
         let ws: Vec<(String, ConnectionId)> = self
             .server
             .owner
