@@ -4,7 +4,8 @@
 //! - The **network** is one FIFO of [`Wire`]s: polling GET/POST requests and their
 //!   responses, WebSocket opens, frames and closes. Latency is zero; time only moves
 //!   with [`World::advance`]. A client can be partitioned (everything to and from it is
-//!   lost) or cut (its transport is reset: both ends see the close at once).
+//!   lost), stalled (its link is down but TCP keeps the data, delivered in order when it
+//!   comes back) or cut (its transport is reset: both ends see the close at once).
 //! - Each **client** is a `socketio::client::Manager`, driven by its documented rules:
 //!   every transport input is reported under the [`ConnectionId`] of the transmit that
 //!   asked for it; after every input, transmits, then events, are drained.
@@ -12,7 +13,8 @@
 //!   Engine.IO session (routed by Engine.IO sid), the server-wide `Namespaces`, the
 //!   broadcast-ack collectors, and a tiny application ([`Server`]'s handlers): a
 //!   connect hook, `join`/`leave`/`echo`/`relay`/`ignore` events, and an ack echoing the
-//!   event for every other event that asks for one.
+//!   event for every other event that asks for one. Namespaces `/` and `/admin` exist;
+//!   any other is refused as "Invalid namespace".
 
 #![allow(dead_code, unreachable_pub)]
 
