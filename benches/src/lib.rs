@@ -269,7 +269,7 @@ pub fn polling_payload() -> Payload {
     let jsons = packets
         .iter()
         .map(|packet| match packet {
-            Packet::Event { event, .. } => event.data().json().clone(),
+            Packet::Event { event, .. } => event.data().json_text(),
             _ => unreachable!("only events"),
         })
         .collect();

@@ -126,12 +126,12 @@ fn validate(json: &ByteString) -> IgnoredAny {
 }
 
 #[test]
-fn decoding_a_binary_event_allocates_twice() {
+fn decoding_a_binary_event_allocates_once() {
     let _exclusive = exclusive();
-    // The stack of open brackets in `json::check_placeholders` (the placeholder pass over
-    // the text, after the JSON scan), and the partial packet's `Vec::with_capacity(2)`
-    // for the attachments; the attachments themselves are shared `Bytes`.
-    assert_eq!(decode(&halyard_benches::binary_event()), 2);
+    // The packet's `Vec::with_capacity(2)` for the attachments; the attachments
+    // themselves are shared `Bytes`, and the placeholder pass keeps its stack of open
+    // brackets on the stack.
+    assert_eq!(decode(&halyard_benches::binary_event()), 1);
 }
 
 #[test]
@@ -161,12 +161,11 @@ fn polling_payloads() {
     let _exclusive = exclusive();
     let payload = halyard_benches::polling_payload();
     let mut decoder = Decoder::new();
-    // The `Vec` of Engine.IO packets grows by doubling: capacity 4, 8 then 16 for ten
-    // packets (one allocation, two reallocations). Messages are slices of the body, and
-    // their Socket.IO decode allocates nothing.
+    // The `Vec` of Engine.IO packets, sized from a count of the separators. Messages are
+    // slices of the body, and their Socket.IO decode allocates nothing.
     assert_eq!(
         allocations(|| halyard_benches::decode_payload(&mut decoder, &payload.body)),
-        3 + 1, // + the `Vec` this helper collects the Socket.IO packets into
+        1 + 1, // + the `Vec` this helper collects the Socket.IO packets into
     );
     // One buffer, sized in advance.
     assert_eq!(
@@ -186,17 +185,17 @@ fn the_typed_emit_path() {
     let [a, b] = halyard_benches::attachments();
     let files = (a, b);
     let feed = halyard_benches::feed();
-    // Small: `Event::new` allocates the JSON buffer (`Vec::with_capacity(64)`), the
-    // shared header `ByteString` needs because that buffer is not full, and a copy of
-    // the event name; `encode` then allocates the frame and copies the JSON into it.
+    // Small: `Event::new` allocates the JSON buffer (`Vec::with_capacity(64)`) and the
+    // shared header `ByteString` needs because that buffer is not full (the name stays a
+    // range of the JSON); `encode` then allocates the frame and copies the JSON into it.
     // (`serde_json::to_vec` of the same JSON: 1.)
-    assert_eq!(emit(&|| Event::new("chat", &chat).unwrap()), 4);
-    // Binary: the same 4, plus the JSON buffer growing past 64 bytes, the `Vec` the
+    assert_eq!(emit(&|| Event::new("chat", &chat).unwrap()), 3);
+    // Binary: the same 3, plus the JSON buffer growing past 64 bytes, the `Vec` the
     // attachments are collected into, and the packet's copy of that `Vec` in `encode`.
-    assert_eq!(emit(&|| Event::new("upload", &files).unwrap()), 7);
-    // 40 KB: the same 4, plus ten reallocations while the JSON buffer doubles from 64
+    assert_eq!(emit(&|| Event::new("upload", &files).unwrap()), 6);
+    // 40 KB: the same 3, plus ten reallocations while the JSON buffer doubles from 64
     // bytes. (`serde_json::to_vec`: 10, doubling from 128.)
-    assert_eq!(emit(&|| Event::new("history", &feed).unwrap()), 14);
+    assert_eq!(emit(&|| Event::new("history", &feed).unwrap()), 13);
     assert_eq!(
         allocations(|| serde_json::to_vec(&("history", &feed)).unwrap()),
         10

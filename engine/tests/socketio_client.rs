@@ -284,7 +284,7 @@ fn events_and_acks_both_ways_text_and_binary() {
     assert_eq!((*first, *second), (b, a));
     let (nine,): (Binary,) = binary_args.deserialize().unwrap();
     assert_eq!(&nine[..], &[9]);
-    assert_eq!(&text_args.json()[..], r#"["ok"]"#);
+    assert_eq!(text_args.json(), r#"["ok"]"#);
 
     // Server → client: an event wanting an answer, and a binary one.
     world.server_send(&Packet::event("/", Some(7), ev("question", &("why",))));

@@ -558,7 +558,7 @@ fn broadcast_with_acks_reports_the_silent_socket_when_it_times_out() {
         expect.sort();
         assert_eq!(answered, expect);
         for (_, args) in &outcome.responses {
-            assert_eq!(args.json().as_ref() as &str, r#"["poll","ready?"]"#);
+            assert_eq!(args.json(), r#"["poll","ready?"]"#);
         }
         // The silent socket forgot the ack (cancel_ack): nothing stays pending.
         let pending = world

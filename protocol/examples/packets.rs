@@ -25,7 +25,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     for packet in polling::decode_payload(handshake, 1_000_000)? {
         if let engineio::Packet::Open(open) = packet {
-            println!("server opened session {} (ping every {} ms)", open.sid, open.ping_interval);
+            println!(
+                "server opened session {} (ping every {} ms)",
+                open.sid, open.ping_interval
+            );
         }
     }
 
@@ -45,7 +48,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             }
         };
         let Some(packet) = complete else {
-            println!("binary packet waiting for {} attachment(s)", decoder.missing_attachments());
+            println!(
+                "binary packet waiting for {} attachment(s)",
+                decoder.missing_attachments()
+            );
             continue;
         };
         describe(&packet)?;
@@ -55,13 +61,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     //    whose frame could be queued to any number of sockets.
     let ack = Packet::ack("/chat", 1, Args::new(&("delivered", 3))?);
     println!("server sends {}", ack.encode()?.frame());
-    let message = ChatMessage { room: "lobby".into(), text: "hi all".into() };
+    let message = ChatMessage {
+        room: "lobby".into(),
+        text: "hi all".into(),
+    };
     let broadcast = Packet::event("/chat", None, Event::new("message", &message)?).encode()?;
     println!("broadcast frame {}", broadcast.frame());
 
     // 4. A binary event: the buffer becomes a placeholder plus an attachment, and the
     //    polling body carries it as base64.
-    let download = Event::new("download", &("notes.txt", Binary::from(b"hello world".to_vec())))?;
+    let download = Event::new(
+        "download",
+        &("notes.txt", Binary::from(b"hello world".to_vec())),
+    )?;
     let encoded = Packet::event("/chat", None, download).encode()?;
     let frames: Vec<engineio::Frame> = encoded.frames().collect();
     let body = polling::encode_payload(&frames);
@@ -72,7 +84,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 fn describe(packet: &Packet) -> Result<(), Box<dyn std::error::Error>> {
     match packet {
         Packet::Connect { nsp, data } => {
-            println!("client joins {nsp} with auth {}", data.as_ref().map_or("{}", |d| d.as_str()));
+            println!(
+                "client joins {nsp} with auth {}",
+                data.as_ref().map_or("{}", |d| d.as_str())
+            );
         }
         Packet::Event { nsp, ack_id, event } if event.name() == "message" => {
             let (msg,): (ChatMessage,) = event.args()?;
@@ -80,7 +95,10 @@ fn describe(packet: &Packet) -> Result<(), Box<dyn std::error::Error>> {
         }
         Packet::Event { nsp, event, .. } if event.name() == "upload" => {
             let (name, file): (String, Binary) = event.args()?;
-            println!("{nsp}: upload of {name}: {:?}", String::from_utf8_lossy(&file));
+            println!(
+                "{nsp}: upload of {name}: {:?}",
+                String::from_utf8_lossy(&file)
+            );
         }
         other => println!("{other:?}"),
     }

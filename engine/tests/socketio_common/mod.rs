@@ -123,14 +123,10 @@ pub fn short(event: &ServerEvent) -> String {
     match event {
         ServerEvent::Connect(req) => format!("connect {} {}", req.nsp, req.auth),
         ServerEvent::Event { nsp, event, ack_id } => {
-            format!(
-                "event {nsp} {} {:?}",
-                event.data().json().as_ref() as &str,
-                ack_id
-            )
+            format!("event {nsp} {} {:?}", event.data().json(), ack_id)
         }
         ServerEvent::Ack { nsp, ack_id, args } => {
-            format!("ack {nsp} {ack_id} {}", args.json().as_ref() as &str)
+            format!("ack {nsp} {ack_id} {}", args.json())
         }
         ServerEvent::AckTimeout { nsp, ack_id } => format!("ack-timeout {nsp} {ack_id}"),
         ServerEvent::Disconnecting { nsp, reason, .. } => format!("disconnecting {nsp} {reason}"),

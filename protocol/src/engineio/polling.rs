@@ -146,9 +146,9 @@ impl PayloadDecoder {
             None => self.body.freeze(),
         };
         let text = ByteString::try_from(body).map_err(|_| DecodeError::InvalidUtf8)?;
-        let mut packets = Vec::new();
-        let mut start = 0;
         let bytes = text.as_bytes();
+        let mut packets = Vec::with_capacity(1 + memchr::memchr_iter(SEPARATOR, bytes).count());
+        let mut start = 0;
         loop {
             let end = memchr::memchr(SEPARATOR, &bytes[start..]).map_or(bytes.len(), |i| start + i);
             // The separator is ASCII, so both ends are char boundaries.

@@ -75,19 +75,29 @@ impl fmt::Display for RawJson {
 
 /// The arguments of an acknowledgement (or, with the name first, of an event): a JSON
 /// array kept as text, plus the binary attachments its placeholders refer to.
-#[derive(Clone, PartialEq, Eq)]
+///
+/// A decoded `Args` keeps the whole received packet text and the offset where its JSON
+/// starts, so decoding moves the frame's memory in without touching its reference count.
+#[derive(Clone)]
 pub struct Args {
-    json: ByteString,
+    /// Holds the JSON array from `start` to its end.
+    text: ByteString,
+    start: u32,
     attachments: Vec<Bytes>,
 }
+
+impl PartialEq for Args {
+    fn eq(&self, other: &Self) -> bool {
+        self.json() == other.json() && self.attachments == other.attachments
+    }
+}
+
+impl Eq for Args {}
 
 impl Args {
     /// No argument: `[]`.
     pub fn empty() -> Self {
-        Args {
-            json: ByteString::from_static("[]"),
-            attachments: Vec::new(),
-        }
+        Args::trusted(ByteString::from_static("[]"), Vec::new())
     }
 
     /// Serialises `args` (a tuple for several arguments, `()` for none, any other value
@@ -98,7 +108,18 @@ impl Args {
 
     /// Validated parts, as the decoder or an encoder of this crate produced them.
     pub(crate) fn trusted(json: ByteString, attachments: Vec<Bytes>) -> Self {
-        Args { json, attachments }
+        Args::trusted_in(json, 0, attachments)
+    }
+
+    /// Validated parts: `text[start..]` is the JSON array (`start` is a char boundary
+    /// below 4 GiB; the codec's texts are far smaller).
+    pub(crate) fn trusted_in(text: ByteString, start: usize, attachments: Vec<Bytes>) -> Self {
+        let start = u32::try_from(start).expect("packet text under 4 GiB");
+        Args {
+            text,
+            start,
+            attachments,
+        }
     }
 
     /// These arguments with `value` appended as one more last argument. `value` may hold
@@ -107,7 +128,7 @@ impl Args {
     pub fn with_appended<T: Serialize + ?Sized>(&self, value: &T) -> Result<Self, EncodeError> {
         let ser_err = |e: serde_json::Error| EncodeError::Serialize(e.to_string());
         // The array is validated JSON, so its last non-space byte is its `]`.
-        let body = self.json.trim_end();
+        let body = self.json().trim_end();
         let body = &body[..body.len() - 1];
         let is_empty = body.trim_end().ends_with('[');
         let (result, mut extra) = binary::collect_attachments_after(self.attachments.len(), || {
@@ -124,15 +145,22 @@ impl Args {
         let json = String::from_utf8(out).expect("serde_json writes UTF-8");
         let mut attachments = self.attachments.clone();
         attachments.append(&mut extra);
-        Ok(Args {
-            json: json.into(),
-            attachments,
-        })
+        Ok(Args::trusted(json.into(), attachments))
+    }
+
+    /// Adds the next attachment (the decoder, as binary frames arrive).
+    pub(crate) fn push_attachment(&mut self, bytes: Bytes) {
+        self.attachments.push(bytes);
     }
 
     /// The JSON array, with `{"_placeholder":true,"num":N}` where attachments go.
-    pub fn json(&self) -> &ByteString {
-        &self.json
+    pub fn json(&self) -> &str {
+        &self.text[self.start as usize..]
+    }
+
+    /// The JSON array as shared memory (a reference-counted slice of the packet text).
+    pub fn json_text(&self) -> ByteString {
+        self.text.slice_ref(self.json())
     }
 
     /// The binary attachments, in placeholder order.
@@ -158,7 +186,7 @@ impl Args {
         skip: usize,
     ) -> Result<T, serde_json::Error> {
         binary::with_attachments(&self.attachments, || {
-            let mut de = serde_json::Deserializer::from_str(&self.json);
+            let mut de = serde_json::Deserializer::from_str(self.json());
             let value = SkipThen::<T> {
                 skip,
                 then: std::marker::PhantomData,
@@ -172,7 +200,7 @@ impl Args {
 
 impl fmt::Debug for Args {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Args({}", &*self.json)?;
+        write!(f, "Args({}", self.json())?;
         if !self.attachments.is_empty() {
             write!(f, " + {} attachment(s)", self.attachments.len())?;
         }
@@ -181,11 +209,40 @@ impl fmt::Debug for Args {
 }
 
 /// An event: its name and arguments, kept as the raw array `["name", arg…]`.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone)]
 pub struct Event {
-    name: ByteString,
+    name: Name,
     data: Args,
 }
+
+/// Where an event's name is: inside the JSON array when it is written there without
+/// escapes (the usual case, costing nothing), or unescaped on its own.
+#[derive(Clone, Debug)]
+pub(crate) enum Name {
+    /// `data.json()[start..end]`.
+    InJson { start: u32, end: u32 },
+    /// The unescaped name.
+    Owned(ByteString),
+}
+
+impl Name {
+    /// A name found at `range` of the JSON.
+    pub(crate) fn in_json(range: std::ops::Range<usize>) -> Self {
+        let to_u32 = |n: usize| u32::try_from(n).expect("packet text under 4 GiB");
+        Name::InJson {
+            start: to_u32(range.start),
+            end: to_u32(range.end),
+        }
+    }
+}
+
+impl PartialEq for Event {
+    fn eq(&self, other: &Self) -> bool {
+        self.name() == other.name() && self.data == other.data
+    }
+}
+
+impl Eq for Event {}
 
 impl Event {
     /// An event named `name` with `args` (a tuple for several arguments, `()` for none,
@@ -195,20 +252,26 @@ impl Event {
             return Err(EncodeError::ReservedEventName(name.to_owned()));
         }
         let data = build_array(Some(name), args)?;
-        Ok(Event {
-            name: ByteString::from(name),
-            data,
-        })
+        // `["name"…`: the name sits unescaped at 2.. unless JSON had to escape it.
+        let escaped = name.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20);
+        let name = match escaped {
+            false => Name::in_json(2..2 + name.len()),
+            true => Name::Owned(ByteString::from(name)),
+        };
+        Ok(Event { name, data })
     }
 
     /// Validated parts, as the decoder produced them.
-    pub(crate) fn trusted(name: ByteString, data: Args) -> Self {
+    pub(crate) fn trusted(name: Name, data: Args) -> Self {
         Event { name, data }
     }
 
     /// The event name (a numeric name, which JavaScript peers may send, as its JSON text).
     pub fn name(&self) -> &str {
-        &self.name
+        match &self.name {
+            Name::InJson { start, end } => &self.data.json()[*start as usize..*end as usize],
+            Name::Owned(name) => name,
+        }
     }
 
     /// The whole payload: the array whose first element is the name.
@@ -233,7 +296,7 @@ impl Event {
 
 impl fmt::Debug for Event {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Event({:?}, {:?})", &*self.name, self.data)
+        write!(f, "Event({:?}, {:?})", self.name(), self.data)
     }
 }
 
@@ -278,10 +341,7 @@ fn build_array<T: Serialize + ?Sized>(name: Option<&str>, args: &T) -> Result<Ar
     });
     let out = result?;
     let json = String::from_utf8(out).expect("serde_json writes UTF-8");
-    Ok(Args {
-        json: json.into(),
-        attachments,
-    })
+    Ok(Args::trusted(json.into(), attachments))
 }
 
 /// Skips `skip` elements of a JSON array, deserialises `T` from the following ones (as a
@@ -348,12 +408,12 @@ mod tests {
             (Event::new("a\"b", "x").unwrap(), r#"["a\"b","x"]"#),
         ];
         for (event, json) in cases {
-            assert_eq!(&event.data().json()[..], json);
+            assert_eq!(event.data().json(), json);
         }
-        assert_eq!(&Args::new(&("a", 1)).unwrap().json()[..], r#"["a",1]"#);
-        assert_eq!(&Args::new(&()).unwrap().json()[..], "[]");
+        assert_eq!(Args::new(&("a", 1)).unwrap().json(), r#"["a",1]"#);
+        assert_eq!(Args::new(&()).unwrap().json(), "[]");
         assert_eq!(
-            &Args::new(&msg).unwrap().json()[..],
+            Args::new(&msg).unwrap().json(),
             r#"[{"user":"ana","text":"hello"}]"#
         );
     }
@@ -390,7 +450,7 @@ mod tests {
         ))
         .unwrap();
         assert_eq!(
-            &args.json()[..],
+            args.json(),
             r#"[{"_placeholder":true,"num":0},"x",[{"_placeholder":true,"num":1}]]"#
         );
         assert_eq!(args.attachments().len(), 2);
@@ -408,7 +468,7 @@ mod tests {
             .with_appended_arg(&("offset", Binary::from(vec![2u8])))
             .unwrap();
         assert_eq!(
-            &more.data().json()[..],
+            more.data().json(),
             r#"["e",1,{"_placeholder":true,"num":0},["offset",{"_placeholder":true,"num":1}]]"#
         );
         assert_eq!(more.data().attachments().len(), 2);
@@ -417,18 +477,12 @@ mod tests {
             .unwrap()
             .with_appended_arg("x")
             .unwrap();
-        assert_eq!(&bare.data().json()[..], r#"["e","x"]"#);
-        assert_eq!(&Args::empty().with_appended(&7).unwrap().json()[..], "[7]");
+        assert_eq!(bare.data().json(), r#"["e","x"]"#);
+        assert_eq!(Args::empty().with_appended(&7).unwrap().json(), "[7]");
         let spaced = Args::trusted(ByteString::from_static("[ 1 ] "), Vec::new());
-        assert_eq!(
-            &spaced.with_appended("o").unwrap().json()[..],
-            r#"[ 1 ,"o"]"#
-        );
+        assert_eq!(spaced.with_appended("o").unwrap().json(), r#"[ 1 ,"o"]"#);
         let empty_spaced = Args::trusted(ByteString::from_static("[ ]"), Vec::new());
-        assert_eq!(
-            &empty_spaced.with_appended("o").unwrap().json()[..],
-            r#"[ "o"]"#
-        );
+        assert_eq!(empty_spaced.with_appended("o").unwrap().json(), r#"[ "o"]"#);
     }
 
     #[test]

@@ -3,7 +3,7 @@
 use bytes::Bytes;
 use bytestring::ByteString;
 
-use super::args::{Args, Event, RawJson};
+use super::args::{Args, Event, Name, RawJson};
 use super::error::DecodeError;
 use super::packet::{Packet, PacketType};
 use super::scan::{Kind, scan_event, scan_value};
@@ -37,16 +37,15 @@ pub struct Decoder {
     partial: Option<Partial>,
 }
 
-/// A binary packet waiting for its attachments.
+/// An event or ack being built: complete at once, or waiting for its attachments.
 #[derive(Debug)]
 struct Partial {
     nsp: ByteString,
     ack_id: Option<u64>,
-    /// The event name, for a binary event; `None` for a binary ack.
-    name: Option<ByteString>,
-    json: ByteString,
+    /// The event name, for an event; `None` for an ack.
+    name: Option<Name>,
+    args: Args,
     expected: usize,
-    attachments: Vec<Bytes>,
 }
 
 impl Default for Decoder {
@@ -73,7 +72,7 @@ impl Decoder {
     pub fn missing_attachments(&self) -> usize {
         self.partial
             .as_ref()
-            .map_or(0, |p| p.expected - p.attachments.len())
+            .map_or(0, |p| p.expected - p.args.attachments().len())
     }
 
     /// Drops a packet being reassembled.
@@ -82,33 +81,33 @@ impl Decoder {
     }
 
     /// Decodes a text frame. Returns `Ok(None)` when the packet waits for attachments.
+    ///
+    /// Events and acks keep `text` itself (moved, not copied or re-counted) and read their
+    /// JSON from it.
     pub fn decode_text(&mut self, text: ByteString) -> Result<Option<Packet>, DecodeError> {
         if let Some(partial) = self.partial.take() {
-            let missing = partial.expected - partial.attachments.len();
+            let missing = partial.expected - partial.args.attachments().len();
             return Err(DecodeError::UnexpectedText { missing });
         }
-        let header = Header::parse(&text, self.max_attachments)?;
         let Header {
             kind,
             attachments,
             nsp,
             ack_id,
             data,
-        } = header;
-        let no_ack_id = || {
-            if ack_id.is_none() {
-                Ok(())
-            } else {
-                Err(DecodeError::InvalidAckId)
-            }
+        } = Header::parse(&text, self.max_attachments)?;
+        let no_ack_id = || match ack_id {
+            None => Ok(()),
+            Some(_) => Err(DecodeError::InvalidAckId),
         };
-        let required = || data.clone().ok_or(DecodeError::InvalidPayload(kind));
+        let start = data.ok_or(DecodeError::InvalidPayload(kind));
+        let raw = |start: usize| text.slice_ref(&text[start..]);
         let binary = kind.is_binary().then_some(attachments);
         let packet = match kind {
             PacketType::Connect => {
                 no_ack_id()?;
                 let data = match data {
-                    Some(data) => Some(expect_kind(data, kind, &[Kind::Object])?),
+                    Some(start) => Some(expect_kind(raw(start), kind, &[Kind::Object])?),
                     None => None,
                 };
                 Packet::Connect { nsp, data }
@@ -122,35 +121,43 @@ impl Decoder {
             }
             PacketType::ConnectError => {
                 no_ack_id()?;
-                let data = expect_kind(required()?, kind, &[Kind::Object, Kind::String])?;
+                let data = expect_kind(raw(start?), kind, &[Kind::Object, Kind::String])?;
                 Packet::ConnectError { nsp, data }
             }
             PacketType::Event | PacketType::BinaryEvent => {
-                let json = required()?;
-                let name = scan_event(&json, binary, kind)?;
-                if binary.is_some() {
-                    return self.wait(Partial::new(nsp, ack_id, Some(name), json, attachments));
-                }
-                Packet::Event {
+                let start = start?;
+                let name = scan_event(&text[start..], binary, kind)?;
+                let args = Args::trusted_in(text, start, Vec::with_capacity(attachments));
+                let partial = Partial {
                     nsp,
                     ack_id,
-                    event: Event::trusted(name, Args::trusted(json, Vec::new())),
+                    name: Some(name),
+                    args,
+                    expected: attachments,
+                };
+                if binary.is_some() {
+                    return self.wait(partial);
                 }
+                partial.complete()
             }
             PacketType::Ack | PacketType::BinaryAck => {
                 let ack_id = ack_id.ok_or(DecodeError::InvalidAckId)?;
-                let json = required()?;
-                if scan_value(&json, binary, kind)? != Kind::Array {
+                let start = start?;
+                if scan_value(&text[start..], binary, kind)? != Kind::Array {
                     return Err(DecodeError::InvalidPayload(kind));
                 }
-                if binary.is_some() {
-                    return self.wait(Partial::new(nsp, Some(ack_id), None, json, attachments));
-                }
-                Packet::Ack {
+                let args = Args::trusted_in(text, start, Vec::with_capacity(attachments));
+                let partial = Partial {
                     nsp,
-                    ack_id,
-                    args: Args::trusted(json, Vec::new()),
+                    ack_id: Some(ack_id),
+                    name: None,
+                    args,
+                    expected: attachments,
+                };
+                if binary.is_some() {
+                    return self.wait(partial);
                 }
+                partial.complete()
             }
         };
         Ok(Some(packet))
@@ -159,28 +166,11 @@ impl Decoder {
     /// Decodes a binary frame: the next attachment of the packet being reassembled.
     pub fn decode_binary(&mut self, bytes: Bytes) -> Result<Option<Packet>, DecodeError> {
         let partial = self.partial.as_mut().ok_or(DecodeError::UnexpectedBinary)?;
-        partial.attachments.push(bytes);
-        if partial.attachments.len() < partial.expected {
+        partial.args.push_attachment(bytes);
+        if partial.args.attachments().len() < partial.expected {
             return Ok(None);
         }
-        let Partial {
-            nsp,
-            ack_id,
-            name,
-            json,
-            attachments,
-            ..
-        } = self.partial.take().expect("checked above");
-        let args = Args::trusted(json, attachments);
-        Ok(Some(match (name, ack_id) {
-            (Some(name), ack_id) => Packet::Event {
-                nsp,
-                ack_id,
-                event: Event::trusted(name, args),
-            },
-            (None, Some(ack_id)) => Packet::Ack { nsp, ack_id, args },
-            (None, None) => unreachable!("a binary ack is only stored with its ack id"),
-        }))
+        Ok(self.partial.take().map(Partial::complete))
     }
 
     fn wait(&mut self, partial: Partial) -> Result<Option<Packet>, DecodeError> {
@@ -190,20 +180,23 @@ impl Decoder {
 }
 
 impl Partial {
-    fn new(
-        nsp: ByteString,
-        ack_id: Option<u64>,
-        name: Option<ByteString>,
-        json: ByteString,
-        expected: usize,
-    ) -> Self {
-        Partial {
+    /// The packet, once every attachment is in (or at once without attachments).
+    fn complete(self) -> Packet {
+        let Partial {
             nsp,
             ack_id,
             name,
-            json,
-            expected,
-            attachments: Vec::with_capacity(expected),
+            args,
+            ..
+        } = self;
+        match (name, ack_id) {
+            (Some(name), ack_id) => Packet::Event {
+                nsp,
+                ack_id,
+                event: Event::trusted(name, args),
+            },
+            (None, Some(ack_id)) => Packet::Ack { nsp, ack_id, args },
+            (None, None) => unreachable!("an ack is only built with its ack id"),
         }
     }
 }
@@ -226,7 +219,8 @@ struct Header {
     attachments: usize,
     nsp: ByteString,
     ack_id: Option<u64>,
-    data: Option<ByteString>,
+    /// Where the JSON data starts, if there is any.
+    data: Option<usize>,
 }
 
 impl Header {
@@ -274,7 +268,7 @@ impl Header {
         } else {
             None
         };
-        let data = (i < bytes.len()).then(|| text.slice_ref(&text[i..]));
+        let data = (i < bytes.len()).then_some(i);
         Ok(Header {
             kind,
             attachments,

@@ -56,10 +56,8 @@ impl Packet {
                 (data, &[])
             }
             Packet::Disconnect { .. } => (None, &[]),
-            Packet::Event { event, .. } => {
-                (Some(&event.data().json()[..]), event.data().attachments())
-            }
-            Packet::Ack { args, .. } => (Some(&args.json()[..]), args.attachments()),
+            Packet::Event { event, .. } => (Some(event.data().json()), event.data().attachments()),
+            Packet::Ack { args, .. } => (Some(args.json()), args.attachments()),
             Packet::ConnectError { data, .. } => {
                 check_kind(Some(data.as_str()), kind, b"{\"")?;
                 (Some(data.as_str()), &[])

@@ -166,8 +166,11 @@ enum Key {
 /// an attachment below `attachments`, as the reference parser requires. Objects count as
 /// placeholders when their last `_placeholder` key holds `true`, whatever else they hold.
 pub(crate) fn check_placeholders(json: &[u8], attachments: usize) -> Result<(), DecodeError> {
-    // `None` for an array, `Some(state)` for an object.
-    let mut stack: Vec<Option<ObjectState>> = Vec::new();
+    // `None` for an array, `Some(state)` for an object; on the stack, no allocation.
+    let mut stack = Stack {
+        levels: [None; MAX_DEPTH],
+        depth: 0,
+    };
     let mut i = 0;
     while i < json.len() {
         let byte = json[i];
@@ -199,14 +202,14 @@ pub(crate) fn check_placeholders(json: &[u8], attachments: usize) -> Result<(), 
                 continue;
             }
             b'{' | b'[' => {
-                if stack.len() == MAX_DEPTH {
-                    return Err(DecodeError::InvalidJson("recursion limit exceeded".into()));
-                }
                 let object = byte == b'{';
-                stack.push(object.then(|| ObjectState {
+                let level = object.then(|| ObjectState {
                     expecting_key: true,
                     ..Default::default()
-                }));
+                });
+                if !stack.push(level) {
+                    return Err(DecodeError::InvalidJson("recursion limit exceeded".into()));
+                }
             }
             b',' => {
                 if let Some(Some(obj)) = stack.last_mut() {
@@ -234,6 +237,38 @@ pub(crate) fn check_placeholders(json: &[u8], attachments: usize) -> Result<(), 
         i += 1;
     }
     Ok(())
+}
+
+/// The open objects and arrays, innermost last.
+struct Stack {
+    levels: [Option<ObjectState>; MAX_DEPTH],
+    depth: usize,
+}
+
+impl Stack {
+    /// Opens a level; `false` when [`MAX_DEPTH`] levels are already open.
+    fn push(&mut self, level: Option<ObjectState>) -> bool {
+        let Some(slot) = self.levels.get_mut(self.depth) else {
+            return false;
+        };
+        *slot = level;
+        self.depth += 1;
+        true
+    }
+
+    fn pop(&mut self) -> Option<Option<ObjectState>> {
+        self.depth = self.depth.checked_sub(1)?;
+        Some(self.levels[self.depth])
+    }
+
+    fn last(&self) -> Option<&Option<ObjectState>> {
+        self.levels.get(self.depth.checked_sub(1)?)
+    }
+
+    fn last_mut(&mut self) -> Option<&mut Option<ObjectState>> {
+        let top = self.depth.checked_sub(1)?;
+        self.levels.get_mut(top)
+    }
 }
 
 /// The index just after the string starting at `start` (a `"`), in valid JSON.

@@ -11,6 +11,7 @@ use serde::de::{self, DeserializeSeed, IgnoredAny, SeqAccess, Visitor};
 use serde::ser::{self, Impossible, Serialize, Serializer};
 use serde_json::value::RawValue;
 
+use super::args;
 use super::error::DecodeError;
 use super::is_reserved_event;
 use super::json::check_placeholders;
@@ -206,13 +207,13 @@ pub(crate) fn scan_value(
 }
 
 /// Validates an event payload (a non-empty array whose first element is a string that is
-/// not reserved, or a number) and returns the event name, sharing `json`'s memory when
-/// it has no escapes.
+/// not reserved, or a number) and returns where its name is: a range of `json` when it
+/// has no escapes, else the unescaped name.
 pub(crate) fn scan_event(
-    json: &ByteString,
+    json: &str,
     attachments: Option<usize>,
     packet: PacketType,
-) -> Result<ByteString, DecodeError> {
+) -> Result<args::Name, DecodeError> {
     let problem = Cell::new(None);
     let name = run(json, packet, &problem, |de| {
         EventScan {
@@ -225,8 +226,11 @@ pub(crate) fn scan_event(
         check_placeholders(json.as_bytes(), attachments)?;
     }
     Ok(match name {
-        Name::Borrowed(name) => json.slice_ref(name),
-        Name::Owned(name) => ByteString::from(name),
+        Name::Borrowed(name) => {
+            let start = name.as_ptr() as usize - json.as_ptr() as usize;
+            args::Name::in_json(start..start + name.len())
+        }
+        Name::Owned(name) => args::Name::Owned(ByteString::from(name)),
     })
 }
 
@@ -353,32 +357,24 @@ mod tests {
         assert_eq!(shape_of(&serde_json::json!([1, 2])), Shape::Single);
     }
 
+    fn name_of(json: &str) -> String {
+        match scan_event(json, None, PacketType::Event).unwrap() {
+            args::Name::InJson { start, end } => json[start as usize..end as usize].to_owned(),
+            args::Name::Owned(name) => format!("owned:{}", &*name),
+        }
+    }
+
     #[test]
-    fn event_names_share_memory_unless_escaped() {
-        let json = ByteString::from(String::from(r#"["chat",1]"#));
-        let name = scan_event(&json, None, PacketType::Event).unwrap();
-        assert_eq!(&name[..], "chat");
-        assert_eq!(name.as_ptr() as usize, json.as_ptr() as usize + 2);
-        let escaped = ByteString::from_static(r#"["a\nb"]"#);
-        assert_eq!(
-            &scan_event(&escaped, None, PacketType::Event).unwrap()[..],
-            "a\nb"
-        );
-        assert_eq!(
-            &scan_event(&"[12]".into(), None, PacketType::Event).unwrap()[..],
-            "12"
-        );
+    fn event_names_are_ranges_unless_escaped() {
+        assert_eq!(name_of(r#"["chat",1]"#), "chat");
+        assert_eq!(name_of(r#" [ "chat" ,1]"#), "chat");
+        assert_eq!(name_of(r#"["a\nb"]"#), "owned:a\nb");
+        assert_eq!(name_of("[12]"), "owned:12");
     }
 
     #[test]
     fn lone_surrogates_are_accepted_like_javascript_does() {
-        let name = scan_event(
-            &ByteString::from_static(r#"["\ud83d",1]"#),
-            None,
-            PacketType::Event,
-        )
-        .unwrap();
-        assert_eq!(&name[..], "\u{fffd}\u{fffd}\u{fffd}");
+        assert_eq!(name_of(r#"["\ud83d",1]"#), "owned:\u{fffd}\u{fffd}\u{fffd}");
         let binary = r#"["x","\ud83d",{"_placeholder":true,"num":0}]"#;
         assert_eq!(
             scan_value(binary, Some(1), PacketType::BinaryEvent),

@@ -30,7 +30,7 @@ fn event_json(packet: &Packet) -> (&str, &str) {
     let Packet::Event { event, .. } = packet else {
         panic!("not an event: {packet:?}")
     };
-    (event.name(), &event.data().json()[..])
+    (event.name(), event.data().json())
 }
 
 #[test]
