@@ -14,7 +14,7 @@ import sys
 
 BASELINES = {"decode": "json_validate", "encode": "json_to_vec"}
 COLUMNS = {
-    "decode": ["halyard", "halyard_with_engineio", "engineio_only"],
+    "decode": ["halyard", "halyard_owned_input", "halyard_with_engineio", "engineio_only"],
     "encode": ["raw", "typed", "payload_only"],
 }
 

@@ -37,7 +37,7 @@ pub struct Decoder {
     partial: Option<Partial>,
 }
 
-/// An event or ack being built: complete at once, or waiting for its attachments.
+/// A binary event or ack waiting for its attachments.
 #[derive(Debug)]
 struct Partial {
     nsp: ByteString,
@@ -127,18 +127,22 @@ impl Decoder {
             PacketType::Event | PacketType::BinaryEvent => {
                 let start = start?;
                 let name = scan_event(&text[start..], binary, kind)?;
-                let args = Args::trusted_in(text, start, Vec::with_capacity(attachments));
-                let partial = Partial {
+                if let Some(expected) = binary {
+                    let args = Args::trusted_in(text, start, Vec::with_capacity(expected));
+                    return self.wait(Partial {
+                        nsp,
+                        ack_id,
+                        name: Some(name),
+                        args,
+                        expected,
+                    });
+                }
+                let args = Args::trusted_in(text, start, Vec::new());
+                Packet::Event {
                     nsp,
                     ack_id,
-                    name: Some(name),
-                    args,
-                    expected: attachments,
-                };
-                if binary.is_some() {
-                    return self.wait(partial);
+                    event: Event::trusted(name, args),
                 }
-                partial.complete()
             }
             PacketType::Ack | PacketType::BinaryAck => {
                 let ack_id = ack_id.ok_or(DecodeError::InvalidAckId)?;
@@ -146,18 +150,21 @@ impl Decoder {
                 if scan_value(&text[start..], binary, kind)? != Kind::Array {
                     return Err(DecodeError::InvalidPayload(kind));
                 }
-                let args = Args::trusted_in(text, start, Vec::with_capacity(attachments));
-                let partial = Partial {
-                    nsp,
-                    ack_id: Some(ack_id),
-                    name: None,
-                    args,
-                    expected: attachments,
-                };
-                if binary.is_some() {
-                    return self.wait(partial);
+                if let Some(expected) = binary {
+                    let args = Args::trusted_in(text, start, Vec::with_capacity(expected));
+                    return self.wait(Partial {
+                        nsp,
+                        ack_id: Some(ack_id),
+                        name: None,
+                        args,
+                        expected,
+                    });
                 }
-                partial.complete()
+                Packet::Ack {
+                    nsp,
+                    ack_id,
+                    args: Args::trusted_in(text, start, Vec::new()),
+                }
             }
         };
         Ok(Some(packet))
@@ -180,7 +187,7 @@ impl Decoder {
 }
 
 impl Partial {
-    /// The packet, once every attachment is in (or at once without attachments).
+    /// The packet, once every attachment is in.
     fn complete(self) -> Packet {
         let Partial {
             nsp,

@@ -308,7 +308,7 @@ fn event_name(raw: &str) -> Option<Name<'_>> {
     match raw.as_bytes().first()? {
         b'"' => {
             let inner = &raw[1..raw.len() - 1];
-            if !inner.contains('\\') {
+            if !inner.bytes().any(|b| b == b'\\') {
                 return Some(Name::Borrowed(inner));
             }
             let unescaped = serde_json::from_str::<String>(raw).unwrap_or_else(|_| {
