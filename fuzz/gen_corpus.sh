@@ -117,3 +117,7 @@ for i in 0 1 2 3 4 5 6 7 8 9; do
 done
 seed $t ten_attachments "510-[\"many\"$ten]$bins"
 seed $t eleven_attachments "511-[\"many\"$ten]$bins\\xff\\xfe"
+
+# --- engineio_server_session, socketio_server_connection: op lists in src/seeds.rs,
+# encoded by the test that also checks the committed files are current.
+HALYARD_FUZZ_WRITE_SEEDS=1 cargo test --quiet --lib seeds::tests::committed_seeds_are_current >/dev/null

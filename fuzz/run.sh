@@ -34,6 +34,8 @@ options() {
     binary_attachments) echo "-max_len=4096 -dict=dict/socketio.dict" ;;
     engineio_frame) echo "-max_len=2048 -dict=dict/engineio.dict" ;;
     engineio_payload) echo "-max_len=1100 -dict=dict/engineio.dict" ;; # max_payload <= 1020
+    # Op lists (src/ops.rs), no token dictionary: a few dozen ops reach deep states.
+    engineio_server_session | socketio_server_connection) echo "-max_len=2048" ;;
     *) echo "-max_len=4096" ;;
     esac
 }

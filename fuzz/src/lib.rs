@@ -3,6 +3,13 @@
 //! The targets live in `fuzz_targets/`; this library holds what more than one of them
 //! needs (the Socket.IO round-trip oracle) and the hand-parsable input formats, so that
 //! committed seeds can be written by hand (see `gen_corpus.sh` and the README).
+//!
+//! The engine targets keep their input format in [`ops`], their drivers and invariants
+//! in [`drive`] and their seeds in [`seeds`].
+
+pub mod drive;
+pub mod ops;
+pub mod seeds;
 
 use halyard_protocol::engineio::{self, Frame};
 use halyard_protocol::socketio::{DecodeError, Decoder, Packet};
