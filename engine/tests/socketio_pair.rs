@@ -1100,6 +1100,82 @@ fn recovery_after_the_duration_gives_a_new_session_without_replay() {
     }
 }
 
+#[test]
+fn a_refused_recovery_can_be_retried_and_still_resumes() {
+    for transport in Transport::ALL {
+        let config = RecoveryConfig {
+            max_disconnection_duration: ms(10_000),
+            skip_middlewares: false,
+            ..RecoveryConfig::default()
+        };
+        let mut world = World::new(transport, Some(config), 23);
+        let refuse = Rc::new(Cell::new(false));
+        let refusing = refuse.clone();
+        world.server.connect_hook = Box::new(move |req| match refusing.get() {
+            true if req.recovery.is_some() => Err(ConnectError::new("later")),
+            _ => Ok(()),
+        });
+        let (c, s, sid) = world.connected_client("/", 31);
+        world.emit(c, s, ev("join", &"news"), EmitOptions::default());
+        let opts = BroadcastOptions::to("news");
+        let now = world.now;
+        world.server.broadcast(now, "/", ev("n", &"before"), &opts);
+        world.run();
+        world.partition(c);
+        until_both_noticed(&mut world, c, s, &sid);
+        let from = world.clients[c].log.len();
+        let now = world.now;
+        world.server.broadcast(now, "/", ev("n", &"one"), &opts);
+
+        // The hook refuses the recovering CONNECT: the socket gives up (no retry)...
+        refuse.set(true);
+        world.heal(c);
+        assert!(
+            world.advance_until(ms(10_000), |w| !w.clients[c].manager.active(s).unwrap()),
+            "{transport:?}"
+        );
+        assert!(
+            world.clients[c].events_since(from).iter().any(|e| matches!(
+                e,
+                ClientEvent::ConnectError {
+                    error: ClientConnectError::Refused { .. },
+                    ..
+                }
+            )),
+            "{transport:?}"
+        );
+        // ...but the session is still saved.
+        let sessions = |w: &World| {
+            w.server
+                .namespaces
+                .get("/")
+                .unwrap()
+                .recovery()
+                .unwrap()
+                .session_count()
+        };
+        assert_eq!(sessions(&world), 1, "{transport:?}");
+
+        // The application connects again, the hook accepts: same sid, rooms, missed events.
+        refuse.set(false);
+        let now = world.now;
+        world.server.broadcast(now, "/", ev("n", &"two"), &opts);
+        world.manager(c).connect(now, s).unwrap();
+        world.run();
+        assert!(
+            world.clients[c].manager.connected(s).unwrap(),
+            "{transport:?}"
+        );
+        assert!(
+            world.clients[c].manager.recovered(s).unwrap(),
+            "{transport:?}"
+        );
+        assert_eq!(world.sid(c, s), sid);
+        assert_eq!(news_since(&world, c, s, from), ["n:one", "n:two"]);
+        assert_eq!(sessions(&world), 0);
+    }
+}
+
 // ----- random interleavings -----------------------------------------------------------------
 
 mod interleavings {

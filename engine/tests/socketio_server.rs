@@ -987,6 +987,109 @@ fn recovery_skips_the_hook_for_a_restored_socket_by_default() {
 }
 
 #[test]
+fn a_refused_recovery_leaves_the_session_for_a_later_attempt() {
+    let mut w = World::new(Config {
+        recovery: Some(RecoveryConfig {
+            skip_middlewares: false,
+            ..RecoveryConfig::default()
+        }),
+        ..Config::default()
+    });
+    let a = w.connected_client("/");
+    let sid = w.sid(a, "/");
+    let pid = w.peers[a].pid("/").unwrap();
+    w.broadcast("/", ev("m1"), &BroadcastOptions::all());
+    let offset = w.peers[a].last_offset("/").unwrap();
+    w.drop_transport(a);
+    let (m2, _) = w.broadcast("/", ev("m2"), &BroadcastOptions::all());
+    let sessions = |w: &World| {
+        w.namespaces
+            .get("/")
+            .unwrap()
+            .recovery()
+            .unwrap()
+            .session_count()
+    };
+    assert_eq!(sessions(&w), 1);
+    let token = format!(r#"{{"pid":"{pid}","offset":"{offset}"}}"#);
+
+    // The hook refuses the first attempt: the looked-up session stays saved.
+    w.hook = Box::new(|_| Err(ConnectError::new("not now")));
+    let r1 = w.add_client(false);
+    w.connect(r1, "/", Some(&token));
+    assert_eq!(
+        w.peers[r1].wire,
+        vec![r#"4{"message":"not now"}"#.to_owned()]
+    );
+    assert_eq!(
+        sessions(&w),
+        1,
+        "a refused CONNECT does not consume the session"
+    );
+
+    // A later attempt that the hook accepts resumes it, with what it missed meanwhile.
+    w.hook = Box::new(|_| Ok(()));
+    let (m3, _) = w.broadcast("/", ev("m3"), &BroadcastOptions::all());
+    let r2 = w.add_client(false);
+    w.connect(r2, "/", Some(&token));
+    assert_eq!(w.sid(r2, "/"), sid, "same socket id");
+    assert_eq!(
+        w.peers[r2].wire,
+        vec![
+            text(&m2),
+            text(&m3),
+            format!(r#"0{{"sid":"{sid}","pid":"{pid}"}}"#),
+        ]
+    );
+    assert_eq!(sessions(&w), 0, "accepted: the session is taken");
+
+    // Looking up does not take; only restore does, once.
+    let token = halyard_engine::socketio::server::RecoveryToken {
+        pid: pid.clone(),
+        offset,
+    };
+    let nsp = w.namespaces.get_mut("/").unwrap();
+    assert!(nsp.find_session(w.now, &token).is_none());
+    assert!(nsp.restore(w.now, &token).is_none());
+}
+
+#[test]
+fn a_saved_session_found_but_never_accepted_expires() {
+    let mut w = World::new(Config {
+        recovery: Some(RecoveryConfig {
+            skip_middlewares: false,
+            ..RecoveryConfig::default()
+        }),
+        ..Config::default()
+    });
+    let a = w.connected_client("/");
+    let pid = w.peers[a].pid("/").unwrap();
+    w.broadcast("/", ev("m1"), &BroadcastOptions::all());
+    let offset = w.peers[a].last_offset("/").unwrap();
+    w.drop_transport(a);
+    let token = halyard_engine::socketio::server::RecoveryToken { pid, offset };
+    let found = w
+        .namespaces
+        .get("/")
+        .unwrap()
+        .find_session(w.now, &token)
+        .cloned();
+    assert!(found.is_some());
+    assert!(
+        w.namespaces
+            .get("/")
+            .unwrap()
+            .find_session(w.now, &token)
+            .is_some(),
+        "finding twice still finds"
+    );
+    w.advance(RecoveryConfig::default().max_disconnection_duration);
+    let nsp = w.namespaces.get_mut("/").unwrap();
+    assert!(nsp.find_session(w.now, &token).is_none(), "expired");
+    assert_eq!(nsp.recovery().unwrap().session_count(), 0);
+}
+
+#[test]
 fn memory_of_an_idle_connection_stays_small() {
     // The Socket.IO part of a connection adds little to the Engine.IO session.
     let size = std::mem::size_of::<Connection>();

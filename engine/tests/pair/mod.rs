@@ -592,11 +592,11 @@ impl Server {
                     return;
                 }
                 let namespace = self.namespaces.get_mut(&nsp).expect("resolved");
-                let restored = req
+                let resumable = req
                     .recovery
                     .as_ref()
-                    .and_then(|t| namespace.restore(now, t));
-                let skip = restored.is_some()
+                    .is_some_and(|t| namespace.find_session(now, t).is_some());
+                let skip = resumable
                     && self
                         .config
                         .recovery
@@ -609,6 +609,10 @@ impl Server {
                 };
                 match decision {
                     Ok(()) => {
+                        let restored = req
+                            .recovery
+                            .as_ref()
+                            .and_then(|t| namespace.restore(now, t));
                         let accepted = conn.accept(now, &nsp, restored.as_ref()).expect("accept");
                         namespace.add_socket(&accepted.sid, restored.as_ref());
                         self.index

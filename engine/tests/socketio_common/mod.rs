@@ -365,14 +365,19 @@ impl World {
             .as_ref()
             .is_some_and(|r| r.skip_middlewares);
         let nsp = self.namespaces.get_mut(&req.nsp).expect("resolved");
-        let restored = req.recovery.as_ref().and_then(|t| nsp.restore(now, t));
-        let verdict = match (&restored, skip) {
-            (Some(_), true) => Ok(()),
+        // Look the session up without taking it: a refusal leaves it for a later try.
+        let resumable = req
+            .recovery
+            .as_ref()
+            .is_some_and(|t| nsp.find_session(now, t).is_some());
+        let verdict = match (resumable, skip) {
+            (true, true) => Ok(()),
             _ => (self.hook)(req),
         };
         let conn = self.peers[i].conn();
         match verdict {
             Ok(()) => {
+                let restored = req.recovery.as_ref().and_then(|t| nsp.restore(now, t));
                 let accepted = conn
                     .accept(now, &req.nsp, restored.as_ref())
                     .expect("accept");

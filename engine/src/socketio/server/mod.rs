@@ -29,17 +29,18 @@
 //! | `io.in(a).socketsJoin(b)` / `socketsLeave`; Sails' `addRoomMembersToRooms` / `removeRoomMembersFromRooms` | [`Rooms::add_sockets`] / [`Rooms::del_sockets`]; [`Rooms::add_room_members_to_rooms`] / [`Rooms::remove_room_members_from_rooms`] |
 //! | `io.to(r).except(x).volatile.local.emit(…)`, `socket.broadcast` | [`BroadcastOptions`] → [`Namespace::broadcast`] → [`Broadcast`] (encoded once) → [`Connection::send`] per target |
 //! | `io.timeout(ms).emit(…, (err, responses) => …)` | [`Namespace::broadcast_with_ack`] → [`BroadcastAck`] → [`BroadcastAckOutcome`] |
-//! | `connectionStateRecovery` (`pid`, offsets, `socket.recovered`) | [`RecoveryConfig`], [`RecoveryToken`], [`Namespace::restore`] → [`RestoredSession`], [`Accepted::recovered`] |
+//! | `connectionStateRecovery` (`pid`, offsets, `socket.recovered`) | [`RecoveryConfig`], [`RecoveryToken`], [`Namespace::find_session`] → [`SavedSession`] (look, decide), [`Namespace::restore`] → [`RestoredSession`] (take, once accepted), [`Accepted::recovered`] |
 //!
 //! # A driver's loop, in short
 //!
 //! 1. On an Engine.IO `Decision::Open`, make a [`Connection`]; route later requests of
 //!    that sid to its `handle_*` methods.
 //! 2. On [`ServerEvent::Connect`]: [`Namespaces::resolve`] (refuse with "Invalid
-//!    namespace" on `None`); with a recovery token, [`Namespace::restore`]; let the
-//!    application decide (skipped for a restored session when
-//!    [`RecoveryConfig::skip_middlewares`]); then [`Connection::accept`] and
-//!    [`Namespace::add_socket`], or [`Connection::refuse`].
+//!    namespace" on `None`); with a recovery token, [`Namespace::find_session`] (which
+//!    does not take the session); let the application decide (skipped for a resumable
+//!    session when [`RecoveryConfig::skip_middlewares`]); on yes, [`Namespace::restore`]
+//!    (which takes it), [`Connection::accept`] and [`Namespace::add_socket`]; on no,
+//!    [`Connection::refuse`], and the session stays saved for a later attempt.
 //! 3. To broadcast: [`Namespace::broadcast`] once, then [`Connection::send`] on the
 //!    connection of each target sid.
 //! 4. On [`ServerEvent::Disconnected`]: [`Namespace::remove_socket`] (which saves the

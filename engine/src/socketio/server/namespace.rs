@@ -115,9 +115,25 @@ impl Namespace {
         saved
     }
 
-    /// Looks up the session a reconnecting client names (see
-    /// [`ConnectRequest::recovery`](super::ConnectRequest::recovery)). `None` (recovery
-    /// off, unknown or expired pid, offset no longer buffered) means a plain new session.
+    /// The saved session a reconnecting client names (see
+    /// [`ConnectRequest::recovery`](super::ConnectRequest::recovery)), if it can be
+    /// resumed now, **without taking it**: the application decides on the CONNECT with
+    /// it in view (skipping its decision when
+    /// [`RecoveryConfig::skip_middlewares`](super::RecoveryConfig::skip_middlewares)).
+    /// A refused CONNECT leaves the session for a later attempt, until it expires.
+    /// `None` (recovery off, unknown or expired pid, offset no longer buffered) means a
+    /// plain new session.
+    pub fn find_session(&self, now: Instant, token: &RecoveryToken) -> Option<&SavedSession> {
+        self.recovery.as_ref()?.find(now, token)
+    }
+
+    /// Takes the session a reconnecting client names, with the packets it missed until
+    /// `now`, **once the application accepted the CONNECT**: hand it to
+    /// [`Connection::accept`](super::Connection::accept) and
+    /// [`add_socket`](Self::add_socket). A pid resumes at most one socket. `None` (the
+    /// session expired or was taken since [`find_session`](Self::find_session)) means a
+    /// plain new session: if the application's decision was skipped because the session
+    /// was there, decide now as for a new socket.
     pub fn restore(&mut self, now: Instant, token: &RecoveryToken) -> Option<RestoredSession> {
         self.recovery.as_mut()?.restore(now, token)
     }

@@ -65,8 +65,11 @@ struct Kept {
 /// disconnect) and the replay buffer (offset → encoded packet with its targeting, kept
 /// as long, at most `max_buffered_packets`), as socket.io's `SessionAwareAdapter`.
 ///
-/// Sessions are taken out when restored (socket.io keeps them until they expire; taking
-/// them out means a pid resumes at most one socket).
+/// Looking a session up ([`find`](Self::find)) leaves it in place, so the application can
+/// decide on the CONNECT first; it is taken out when restored
+/// ([`restore`](Self::restore), once the CONNECT is accepted) or when it expires.
+/// (socket.io keeps restored sessions until they expire; taking them out means a pid
+/// resumes at most one socket.)
 #[derive(Debug, Clone)]
 pub struct RecoveryStore {
     config: RecoveryConfig,
@@ -132,16 +135,29 @@ impl RecoveryStore {
         self.sessions.insert(session.pid.clone(), session);
     }
 
-    /// The session for `token`, with the packets it missed, if the session is still
-    /// known (not expired) and the offset is still in the buffer; `None` means the
-    /// client gets a plain new session.
-    pub fn restore(&mut self, now: Instant, token: &RecoveryToken) -> Option<RestoredSession> {
-        self.handle_timeout(now);
+    /// The saved session `token` would resume now, without taking it: known, not
+    /// expired, and its offset still in the replay buffer. Use it to decide (socket.io's
+    /// middlewares see the restored socket); take it with [`restore`](Self::restore) only
+    /// once the CONNECT is accepted, so a refused attempt leaves it for a later one.
+    pub fn find(&self, now: Instant, token: &RecoveryToken) -> Option<&SavedSession> {
         let session = self.sessions.get(&token.pid)?;
         if session.disconnected_at + self.config.max_disconnection_duration <= now {
-            self.sessions.remove(&token.pid);
             return None;
         }
+        let expired = |p: &Kept| p.at + self.config.max_disconnection_duration <= now;
+        self.packets
+            .iter()
+            .any(|p| p.offset == token.offset && !expired(p))
+            .then_some(session)
+    }
+
+    /// Takes the session for `token` out of the store, with the packets it missed until
+    /// `now`, if it can still be resumed (see [`find`](Self::find)); `None` means the
+    /// client gets a plain new session. Call it when the application has accepted the
+    /// CONNECT: a pid resumes at most one socket.
+    pub fn restore(&mut self, now: Instant, token: &RecoveryToken) -> Option<RestoredSession> {
+        self.handle_timeout(now);
+        self.find(now, token)?;
         let index = self.packets.iter().position(|p| p.offset == token.offset)?;
         let session = self.sessions.remove(&token.pid)?;
         let missed = self
