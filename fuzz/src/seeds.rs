@@ -413,7 +413,34 @@ pub fn all() -> Vec<Seed> {
                 Op::Poll,
             ],
         ),
+        // Regressions: the DISCONNECT packet overflows a 32-byte queue (the CONNECT
+        // answer takes 31), which closes the session while the socket is being removed.
+        c(
+            "regression_close_overflows_queue",
+            small_queue(),
+            vec![
+                Op::Post(vec![F::Connect { nsp: 0, auth: 1 }]),
+                Op::Accept(0),
+                Op::CloseConnection,
+            ],
+        ),
+        c(
+            "regression_disconnect_overflows_queue",
+            small_queue(),
+            vec![
+                Op::Post(vec![F::Connect { nsp: 0, auth: 1 }]),
+                Op::Accept(0),
+                Op::Disconnect(0),
+            ],
+        ),
     ]
+}
+
+/// [`HEADER`] with a 32-byte outgoing queue.
+fn small_queue() -> Header {
+    let mut header = HEADER;
+    header.0[7] = 2;
+    header
 }
 
 #[cfg(test)]
@@ -457,58 +484,17 @@ mod tests {
         }
     }
 
-    /// Engine bug found by `socketio_server_connection` (not fixed yet; remove the
-    /// `ignore` once it is, and add the inputs to the corpus): `Connection::close` and
-    /// `Connection::disconnect` send a DISCONNECT packet before detaching the socket; when
-    /// that packet overflows the queue (`OverflowPolicy::CloseSession`), the session
-    /// closes, `send_frames` pumps its `Closed`, `on_transport_closed` detaches every
-    /// socket, and `remove_socket` then detaches the socket at an index that no longer
-    /// exists: `Vec::remove` panics ("removal index (is 0) should be < len (is 0)",
-    /// connection.rs `detach`).
+    /// Closing or disconnecting a socket whose DISCONNECT packet overflows the queue
+    /// (`OverflowPolicy::CloseSession`) closes the session while the socket is being
+    /// removed; the engine once detached that socket twice and panicked. The
+    /// `regression_*` seeds replay it in every smoke run too.
     #[test]
-    #[ignore = "engine bug: remove_socket after a DISCONNECT that overflows the queue"]
-    fn known_bug_disconnect_packet_overflows_queue() {
-        // 32 queued bytes at most: the CONNECT answer `40{"sid":"…"}` (31 bytes) fits,
-        // the DISCONNECT `41` does not.
-        let mut header = HEADER;
-        header.0[7] = 2;
-        for last in [Op::CloseConnection, Op::Disconnect(0)] {
-            let ops = vec![
-                Op::Post(vec![F::Connect { nsp: 0, auth: 1 }]),
-                Op::Accept(0),
-                last,
-            ];
-            run_connection(&crate::ops::encode(header, &ops, Target::Connection));
+    fn disconnect_packet_overflowing_the_queue_closes_cleanly() {
+        for name in ["regression_close_overflows_queue", "regression_disconnect_overflows_queue"] {
+            let stats = stats(name);
+            assert_eq!((stats.accepted, stats.disconnected), (1, 1), "{name}: {stats:?}");
+            assert_eq!(stats.closed.as_deref(), Some("transport full"), "{name}: {stats:?}");
         }
-    }
-
-    /// Prints the ops of an input and runs it:
-    /// `HALYARD_FUZZ_SHOW=<target>:<path> cargo test --lib show_input -- --ignored --nocapture`.
-    #[test]
-    #[ignore]
-    fn show_input() {
-        let spec = std::env::var("HALYARD_FUZZ_SHOW").expect("HALYARD_FUZZ_SHOW=<target>:<path>");
-        let (target, path) = spec.split_once(':').expect("<target>:<path>");
-        let target = match target {
-            "engineio_server_session" => Target::Session,
-            "socketio_server_connection" => Target::Connection,
-            other => panic!("not an engine target: {other}"),
-        };
-        let data = std::fs::read(path).unwrap();
-        let (header, ops) = crate::ops::decode(&data, target);
-        println!("header {:?}", header.0);
-        println!("{:#?}", crate::drive::server_config(&header));
-        if target == Target::Connection {
-            println!("{:#?}", crate::drive::socketio_config(&header));
-        }
-        for (i, op) in ops.iter().enumerate() {
-            println!("{i:3} {op:?}");
-        }
-        let stats = match target {
-            Target::Session => run_session(&data),
-            Target::Connection => run_connection(&data),
-        };
-        println!("{stats:?}");
     }
 
     fn stats(name: &str) -> Stats {

@@ -527,11 +527,17 @@ impl Connection {
         Ok(())
     }
 
-    /// Emits `event` to the socket on `nsp` (socket.io's `socket.emit`), asking for an ack
-    /// when `opts.ack` is set: its answer comes as [`ServerEvent::Ack`], or
-    /// [`ServerEvent::AckTimeout`] at the deadline. With recovery on, an emit without ack
-    /// and not volatile should go through [`Namespace::emit_to`](super::Namespace::emit_to)
-    /// and [`send`](Self::send) instead, so it gets an offset.
+    /// Emits `event` to the socket on `nsp` straight from this connection, without the
+    /// namespace, asking for an ack when `opts.ack` is set: its answer comes as
+    /// [`ServerEvent::Ack`], or [`ServerEvent::AckTimeout`] at the deadline.
+    ///
+    /// The usual path is [`Namespace::emit_to`](super::Namespace::emit_to) then
+    /// [`send`](Self::send): it takes the ack id from the namespace and applies the
+    /// recovery offset when socket.io would. This lower-level call is for a driver
+    /// that needs no shared state for the emit; the ack id must still come from
+    /// [`Namespace::next_ack_id`](super::Namespace::next_ack_id). With recovery on, an
+    /// emit that socket.io would give an offset (no ack, not volatile) is refused with
+    /// [`Error::OffsetRequired`] rather than sent unrecoverable.
     pub fn emit(
         &mut self,
         now: Instant,
@@ -541,6 +547,9 @@ impl Connection {
     ) -> Result<Delivery, Error> {
         self.check_open()?;
         let nsp = self.connected(nsp)?;
+        if self.recovery && opts.ack.is_none() && !opts.volatile {
+            return Err(Error::OffsetRequired);
+        }
         if let Some(ack) = opts.ack {
             self.check_ack_free(&nsp, ack.id)?;
         }
@@ -557,10 +566,13 @@ impl Connection {
         Ok(delivery)
     }
 
-    /// Queues a packet encoded once for many connections to the socket on `nsp` (the
-    /// in-memory adapter's `writeToEngine`). A volatile broadcast is dropped when the
-    /// transport is not writable; a broadcast with an ack id registers it on this socket
-    /// (no deadline: the [`BroadcastAck`](super::BroadcastAck) collector holds it).
+    /// Queues a packet made by the namespace to the socket on `nsp`: a per-socket emit
+    /// from [`Namespace::emit_to`](super::Namespace::emit_to), or a broadcast encoded
+    /// once for many connections (the in-memory adapter's `writeToEngine`). A volatile
+    /// packet is dropped when the transport is not writable. A packet with an ack id
+    /// registers it on this socket, with the deadline [`Broadcast::ack_timeout`] gives
+    /// (none for a broadcast with acks: its [`BroadcastAck`](super::BroadcastAck)
+    /// collector holds it).
     pub fn send(&mut self, now: Instant, nsp: &str, packet: &Broadcast) -> Result<Delivery, Error> {
         self.check_open()?;
         let nsp = self.connected(nsp)?;
@@ -572,7 +584,7 @@ impl Connection {
             self.acks.push(PendingAck {
                 nsp,
                 id,
-                deadline: None,
+                deadline: packet.ack_timeout.map(|t| now + t),
             });
         }
         self.pump(now);
@@ -840,15 +852,15 @@ impl Connection {
         reason: DisconnectReason,
         notify: bool,
     ) {
+        let nsp = self.sockets[index].nsp.clone();
+        // Detach first: if the DISCONNECT below overflows the queue and the session
+        // closes, closing detaches the remaining sockets, never this one a second time.
+        self.detach(index, reason);
         if notify && self.state == State::Open {
-            let packet = Packet::Disconnect {
-                nsp: self.sockets[index].nsp.clone(),
-            };
-            if let Ok(encoded) = packet.encode() {
+            if let Ok(encoded) = (Packet::Disconnect { nsp }).encode() {
                 let _ = self.send_frames(now, encoded.frames(), false);
             }
         }
-        self.detach(index, reason);
     }
 
     /// Reports the socket at `index` gone: `Disconnecting`, then `Disconnected` with the
