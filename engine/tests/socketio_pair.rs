@@ -1101,6 +1101,67 @@ fn recovery_after_the_duration_gives_a_new_session_without_replay() {
 }
 
 #[test]
+fn per_socket_emits_lost_in_a_drop_are_replayed_on_recovery() {
+    for transport in Transport::ALL {
+        let mut world = World::new(transport, recovery(ms(10_000)), 29);
+        let (c, s, sid) = world.connected_client("/", 41);
+        let now = world.now;
+        world
+            .server
+            .emit(now, "/", &sid, ev("p", &"before"), None, false);
+        world.run();
+        assert_eq!(news_since(&world, c, s, 0), ["p:before"]);
+
+        // The link dies; the server still thinks the socket is there and emits to it.
+        world.partition(c);
+        let from = world.clients[c].log.len();
+        let now = world.now;
+        for text in ["lost-1", "lost-2"] {
+            world
+                .server
+                .emit(now, "/", &sid, ev("p", &text), None, false);
+        }
+        // Not covered by recovery, as in socket.io: volatile and with-ack emits.
+        world
+            .server
+            .emit(now, "/", &sid, ev("p", &"volatile"), None, true);
+        world
+            .server
+            .emit(now, "/", &sid, ev("p", &"with-ack"), Some(None), false);
+        until_both_noticed(&mut world, c, s, &sid);
+        world.heal(c);
+        assert!(
+            world.advance_until(ms(10_000), |w| w.clients[c].manager.connected(s).unwrap()),
+            "{transport:?}"
+        );
+        assert!(
+            world.clients[c].manager.recovered(s).unwrap(),
+            "{transport:?}"
+        );
+        assert_eq!(world.sid(c, s), sid);
+        assert_eq!(
+            news_since(&world, c, s, from),
+            ["p:lost-1", "p:lost-2"],
+            "{transport:?}"
+        );
+
+        // And per-socket emits go on, with offsets, on the recovered socket.
+        let now = world.now;
+        world
+            .server
+            .emit(now, "/", &sid, ev("p", &"after"), None, false);
+        world.run();
+        assert_eq!(
+            news_since(&world, c, s, from),
+            ["p:lost-1", "p:lost-2", "p:after"]
+        );
+        let (_, offset) = world.clients[c].manager.recovery_state(s).unwrap().unwrap();
+        let last = world.clients[c].received(s).last().unwrap().clone();
+        assert_eq!(last.args::<(String, String)>().unwrap().1, offset.unwrap());
+    }
+}
+
+#[test]
 fn a_refused_recovery_can_be_retried_and_still_resumes() {
     for transport in Transport::ALL {
         let config = RecoveryConfig {

@@ -10,8 +10,8 @@ use halyard_engine::engineio::server::{Decision, Endpoint, Request, ServerTransm
 use halyard_engine::engineio::{Method, ServerConfig};
 use halyard_engine::socketio::DisconnectReason;
 use halyard_engine::socketio::server::{
-    AckRequest, BroadcastOptions, Config, ConnectError, Connection, Delivery, EmitOptions, Error,
-    NamespaceMatcher, RecoveryConfig, Resolution, ServerEvent,
+    AckRequest, BroadcastOptions, Config, ConnectError, Connection, Delivery, EmitOptions,
+    EmitToOptions, Error, NamespaceMatcher, RecoveryConfig, Resolution, ServerEvent,
 };
 use halyard_protocol::Binary;
 use halyard_protocol::socketio::{Args, Event, Packet, RawJson};
@@ -808,7 +808,7 @@ fn recovery_replays_exactly_the_missed_events_and_restores_sid_and_rooms() {
             w.now,
             &sid,
             Event::new("m7", &(Binary::from(vec![5u8]),)).unwrap(),
-            false,
+            EmitToOptions::new(),
         )
         .unwrap();
 
@@ -903,19 +903,6 @@ fn recovery_offsets_only_on_events_without_ack_and_not_volatile() {
     let c = w.connected_client("/");
     let sid = w.sid(c, "/");
     let now = w.now;
-    // socket.emit with an ack: no offset.
-    let id = w.namespaces.get_mut("/").unwrap().next_ack_id();
-    let opts = EmitOptions {
-        ack: Some(AckRequest { id, timeout: None }),
-        volatile: false,
-    };
-    w.peers[c]
-        .conn()
-        .emit(now, "/", ev("with-ack"), opts)
-        .unwrap();
-    w.run();
-    assert_eq!(w.peers[c].wire.last().unwrap(), r#"20["with-ack"]"#);
-    // Volatile broadcast: no offset, not kept.
     let kept = |w: &World| {
         w.namespaces
             .get("/")
@@ -925,6 +912,27 @@ fn recovery_offsets_only_on_events_without_ack_and_not_volatile() {
             .buffered_packets()
     };
     let before = kept(&w);
+    let emit_to = |w: &mut World, name: &str, opts: EmitToOptions| {
+        let b = w
+            .namespaces
+            .get_mut("/")
+            .unwrap()
+            .emit_to(now, &sid, ev(name), opts)
+            .unwrap();
+        assert_eq!(b.targets, vec![sid.clone()]);
+        w.deliver_broadcast("/", &b);
+        b
+    };
+    // socket.emit with an ack: the id from the namespace counter, no offset, not kept.
+    let b = emit_to(&mut w, "with-ack", EmitToOptions::new().with_ack(None));
+    assert_eq!((b.ack_id, b.offset.as_ref()), (Some(0), None));
+    assert_eq!(w.peers[c].wire.last().unwrap(), r#"20["with-ack"]"#);
+    // socket.volatile.emit: no offset, not kept.
+    let b = emit_to(&mut w, "v", EmitToOptions::new().volatile());
+    assert_eq!(b.offset, None);
+    assert_eq!(w.peers[c].wire.last().unwrap(), r#"2["v"]"#);
+    assert_eq!(kept(&w), before);
+    // Volatile broadcast: no offset, not kept.
     w.broadcast("/", ev("volatile"), &BroadcastOptions::all().volatile());
     assert_eq!(w.peers[c].wire.last().unwrap(), r#"2["volatile"]"#);
     assert_eq!(kept(&w), before);
@@ -936,20 +944,93 @@ fn recovery_offsets_only_on_events_without_ack_and_not_volatile() {
         Duration::from_secs(1),
     );
     assert_eq!(w.peers[c].wire.last().unwrap(), r#"21["ba"]"#);
-    // A plain socket emit through the namespace: offset, kept.
-    let b = w
-        .namespaces
-        .get_mut("/")
-        .unwrap()
-        .emit_to(now, &sid, ev("plain"), false)
-        .unwrap();
-    w.deliver_broadcast("/", &b);
+    // A plain socket emit: offset, kept.
+    let b = emit_to(&mut w, "plain", EmitToOptions::new());
     let offset = b.offset.clone().unwrap();
     assert_eq!(
         w.peers[c].wire.last().unwrap(),
         &format!(r#"2["plain","{offset}"]"#)
     );
     assert_eq!(kept(&w), before + 1);
+}
+
+#[test]
+fn with_recovery_on_the_connection_refuses_an_emit_that_needs_an_offset() {
+    let mut w = World::new(recovery_config());
+    let c = w.connected_client("/");
+    let now = w.now;
+    let plain = EmitOptions::default();
+    assert_eq!(
+        w.peers[c].conn().emit(now, "/", ev("plain"), plain),
+        Err(Error::OffsetRequired),
+        "a plain emit without the namespace would never be replayed"
+    );
+    w.run();
+    assert_eq!(
+        w.peers[c].wire.len(),
+        1,
+        "nothing went out but the CONNECT answer"
+    );
+    // What socket.io sends without an offset may still go straight out.
+    let volatile = EmitOptions {
+        volatile: true,
+        ..EmitOptions::default()
+    };
+    assert!(w.peers[c].conn().emit(now, "/", ev("v"), volatile).is_ok());
+    let id = w.namespaces.get_mut("/").unwrap().next_ack_id();
+    let ack = EmitOptions {
+        ack: Some(AckRequest { id, timeout: None }),
+        volatile: false,
+    };
+    assert!(w.peers[c].conn().emit(now, "/", ev("a"), ack).is_ok());
+    // Without recovery, the connection's own emit is fine.
+    let mut w = World::new(Config::default());
+    let c = w.connected_client("/");
+    assert!(w.peers[c].conn().emit(now, "/", ev("plain"), plain).is_ok());
+}
+
+#[test]
+fn a_socket_emit_with_ack_and_timeout_goes_through_the_namespace() {
+    let mut w = World::new(Config::default());
+    let c = w.connected_client("/");
+    let sid = w.sid(c, "/");
+    w.peers[c].events.clear();
+    let now = w.now;
+    let opts = EmitToOptions::new().with_ack(Some(Duration::from_millis(300)));
+    let first = w
+        .namespaces
+        .get_mut("/")
+        .unwrap()
+        .emit_to(now, &sid, ev("q1"), opts)
+        .unwrap();
+    let second = w
+        .namespaces
+        .get_mut("/")
+        .unwrap()
+        .emit_to(now, &sid, ev("q2"), opts)
+        .unwrap();
+    assert_eq!((first.ack_id, second.ack_id), (Some(0), Some(1)));
+    assert_eq!(first.ack_timeout, Some(Duration::from_millis(300)));
+    w.deliver_broadcast("/", &first);
+    w.deliver_broadcast("/", &second);
+    assert_eq!(
+        w.peers[c].wire_since(1),
+        vec![r#"20["q1"]"#.to_owned(), r#"21["q2"]"#.to_owned()]
+    );
+    w.client_send(c, &Packet::ack("/", 1, Args::new(&("r",)).unwrap()));
+    w.advance(Duration::from_millis(300));
+    assert_eq!(
+        w.peers[c].event_names(),
+        vec![r#"ack / 1 ["r"]"#.to_owned(), "ack-timeout / 0".to_owned()]
+    );
+    // A plain emit without recovery carries no offset.
+    let b = w
+        .namespaces
+        .get_mut("/")
+        .unwrap()
+        .emit_to(now, &sid, ev("p"), EmitToOptions::new())
+        .unwrap();
+    assert_eq!((b.ack_id, b.offset), (None, None));
 }
 
 #[test]

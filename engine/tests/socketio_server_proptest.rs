@@ -9,7 +9,7 @@ use halyard_engine::engineio::server::{Decision, Endpoint, Request};
 use halyard_engine::engineio::{Frame, Method, ServerConfig};
 use halyard_engine::socketio::server::{
     AckRequest, Broadcast, BroadcastOptions, Config, ConnectError, Connection, EmitOptions,
-    Namespace, RecoveryConfig, Rooms, ServerEvent,
+    EmitToOptions, Namespace, RecoveryConfig, Rooms, ServerEvent,
 };
 use halyard_protocol::socketio::Event;
 use proptest::prelude::*;
@@ -265,9 +265,26 @@ proptest! {
                     }
                 }
                 Input::Emit(ack, volatile) => {
-                    let ack = ack.then(|| AckRequest { id: nsp.next_ack_id(), timeout: Some(Duration::from_millis(700)) });
                     let event = Event::new("e", &(1,)).unwrap();
-                    let _ = conn.emit(now, "/", event, EmitOptions { ack, volatile });
+                    match conn.socket_id("/").map(str::to_owned) {
+                        // The usual path: the namespace makes the packet.
+                        Some(sid) if !volatile || ack => {
+                            let mut opts = EmitToOptions::new();
+                            if ack {
+                                opts = opts.with_ack(Some(Duration::from_millis(700)));
+                            }
+                            if volatile {
+                                opts = opts.volatile();
+                            }
+                            let packet = nsp.emit_to(now, &sid, event, opts).unwrap();
+                            let _ = conn.send(now, "/", &packet);
+                        }
+                        // The connection's own emit (also refused when not connected).
+                        _ => {
+                            let ack = ack.then(|| AckRequest { id: nsp.next_ack_id(), timeout: Some(Duration::from_millis(700)) });
+                            let _ = conn.emit(now, "/", event, EmitOptions { ack, volatile });
+                        }
+                    }
                 }
                 Input::Broadcast(with_ack) => {
                     let event = Event::new("b", &()).unwrap();

@@ -32,9 +32,8 @@ use halyard_engine::socketio::client::{
     ConnectionId, Event as ClientEvent, Manager, ManagerConfig, SocketId, SocketOptions,
 };
 use halyard_engine::socketio::server::{
-    Accepted, AckRequest, Broadcast, BroadcastAck, BroadcastAckOutcome, BroadcastOptions, Config,
-    ConnectError, ConnectRequest, Connection, Delivery, EmitOptions, Namespaces, RecoveryConfig,
-    ServerEvent,
+    Accepted, Broadcast, BroadcastAck, BroadcastAckOutcome, BroadcastOptions, Config, ConnectError,
+    ConnectRequest, Connection, Delivery, EmitToOptions, Namespaces, RecoveryConfig, ServerEvent,
 };
 use halyard_protocol::socketio::{Args, Event, RawJson};
 
@@ -352,10 +351,9 @@ impl Server {
             .join(sid, room);
     }
 
-    /// socket.io's `socket.emit(…)` / `socket.timeout(t).emit(…, cb)`: with an ack, the id
-    /// comes from the namespace counter; with recovery on, a plain emit goes through
-    /// `Namespace::emit_to` + `Connection::send` so it gets an offset. Returns the ack
-    /// id.
+    /// socket.io's `socket.emit(…)` / `socket.timeout(t).emit(…, cb)` /
+    /// `socket.volatile.emit(…)`: the namespace makes the packet (ack id, recovery
+    /// offset when due), the socket's connection sends it. Returns the ack id.
     pub fn emit(
         &mut self,
         now: Instant,
@@ -365,38 +363,23 @@ impl Server {
         ack: Option<Option<Duration>>,
         volatile: bool,
     ) -> Option<u64> {
-        let recovery = self.recovery_on();
-        let namespace = self.namespaces.get_mut(nsp).expect("namespace");
-        let eio = self
-            .index
-            .get(&(nsp.to_owned(), sid.to_owned()))
-            .expect("socket is connected")
-            .clone();
-        let conn = self.connections.get_mut(&eio).expect("connection");
-        match ack {
-            Some(timeout) => {
-                let id = namespace.next_ack_id();
-                let opts = EmitOptions {
-                    ack: Some(AckRequest { id, timeout }),
-                    volatile,
-                };
-                conn.emit(now, nsp, event, opts).expect("emit");
-                Some(id)
-            }
-            None if recovery && !volatile => {
-                let packet = namespace.emit_to(now, sid, event, false).expect("encode");
-                conn.send(now, nsp, &packet).expect("send");
-                None
-            }
-            None => {
-                let opts = EmitOptions {
-                    ack: None,
-                    volatile,
-                };
-                conn.emit(now, nsp, event, opts).expect("emit");
-                None
-            }
+        let mut opts = EmitToOptions::new();
+        if let Some(timeout) = ack {
+            opts = opts.with_ack(timeout);
         }
+        if volatile {
+            opts = opts.volatile();
+        }
+        let packet = self
+            .namespaces
+            .get_mut(nsp)
+            .expect("namespace")
+            .emit_to(now, sid, event, opts)
+            .expect("encode");
+        let eio = &self.index[&(nsp.to_owned(), sid.to_owned())];
+        let conn = self.connections.get_mut(eio).expect("connection");
+        conn.send(now, nsp, &packet).expect("send");
+        packet.ack_id
     }
 
     /// socket.io's `io.of(nsp).to(…).except(…).emit(…)`: encoded once, sent to every

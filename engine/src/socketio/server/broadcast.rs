@@ -119,11 +119,19 @@ pub struct Broadcast {
     pub ack_id: Option<u64>,
     /// The recovery offset appended as the last argument, if any.
     pub offset: Option<String>,
+    /// With an [`ack_id`](Self::ack_id): how long each target connection waits for the
+    /// answer before [`ServerEvent::AckTimeout`](super::ServerEvent::AckTimeout). Set by
+    /// [`Namespace::emit_to`](super::Namespace::emit_to); `None` for a broadcast with
+    /// acks, whose [`BroadcastAck`] collector holds the deadline.
+    pub ack_timeout: Option<Duration>,
 }
 
 impl Broadcast {
     /// Wraps an encoded packet (for example one encoded by the application), without
-    /// targets.
+    /// targets. This bypasses the namespace: such a packet gets no recovery offset and is
+    /// never replayed; use [`Namespace::emit_to`](super::Namespace::emit_to) or
+    /// [`Namespace::broadcast`](super::Namespace::broadcast) for events that recovery
+    /// must cover.
     pub fn from_encoded(encoded: &Encoded, volatile: bool) -> Self {
         Self {
             frame: encoded.frame().clone(),
@@ -132,6 +140,7 @@ impl Broadcast {
             volatile,
             ack_id: None,
             offset: None,
+            ack_timeout: None,
         }
     }
 

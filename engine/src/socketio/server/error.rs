@@ -23,6 +23,14 @@ pub enum Error {
     /// That ack id is already waiting for an answer on that namespace.
     #[error("ack id {0} is already pending")]
     DuplicateAckId(u64),
+    /// With connection state recovery on, this emit (no ack, not volatile) needs a
+    /// recovery offset, which only the namespace gives: emit through
+    /// [`Namespace::emit_to`](super::Namespace::emit_to) and
+    /// [`Connection::send`](super::Connection::send).
+    #[error(
+        "with connection state recovery on, emit through Namespace::emit_to so the event gets its offset"
+    )]
+    OffsetRequired,
     /// The packet could not be encoded (reserved name, bad namespace, bad payload).
     #[error(transparent)]
     Encode(#[from] EncodeError),

@@ -63,6 +63,8 @@ pub use connection::{
     ServerEvent,
 };
 pub use error::Error;
-pub use namespace::{Namespace, NamespaceMatcher, NamespacePredicate, Namespaces, Resolution};
+pub use namespace::{
+    EmitToOptions, Namespace, NamespaceMatcher, NamespacePredicate, Namespaces, Resolution,
+};
 pub use recovery::{RecoveryStore, RecoveryToken, RestoredSession, SavedSession};
 pub use rooms::Rooms;

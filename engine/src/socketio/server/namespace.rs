@@ -14,6 +14,45 @@ use super::recovery::{RecoveryStore, RecoveryToken, RestoredSession, SavedSessio
 use super::rooms::Rooms;
 use crate::socketio::DisconnectReason;
 
+/// How a per-socket emit goes out through [`Namespace::emit_to`] (socket.io's
+/// `socket.volatile.timeout(ms).emit(…, cb)`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct EmitToOptions {
+    /// Ask for an acknowledgement (socket.io: a callback as last argument). The
+    /// namespace takes the ack id from its counter; the answer comes back as
+    /// [`ServerEvent::Ack`](super::ServerEvent::Ack). Such an emit never gets a recovery
+    /// offset.
+    pub ack: bool,
+    /// With `ack`, how long to wait (`socket.timeout(ms)`); `None` waits as long as the
+    /// socket lives. Ignored without `ack`, as socket.io ignores a timeout without a
+    /// callback.
+    pub timeout: Option<Duration>,
+    /// Drop the packet if the transport is not writable (`socket.volatile`). A volatile
+    /// emit never gets a recovery offset.
+    pub volatile: bool,
+}
+
+impl EmitToOptions {
+    /// A plain emit: no ack, not volatile.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Asks for an acknowledgement, waiting at most `timeout` (`None`: as long as the
+    /// socket lives).
+    pub fn with_ack(mut self, timeout: Option<Duration>) -> Self {
+        self.ack = true;
+        self.timeout = timeout;
+        self
+    }
+
+    /// Sets the volatile flag.
+    pub fn volatile(mut self) -> Self {
+        self.volatile = true;
+        self
+    }
+}
+
 /// The server-wide state of one namespace (socket.io's `Namespace` with its in-memory
 /// adapter): the [`Rooms`] index, the ack id counter shared by every emit of the
 /// namespace (`nsp._ids`), and, with recovery on, the [`RecoveryStore`].
@@ -152,20 +191,43 @@ impl Namespace {
         Ok(broadcast)
     }
 
-    /// A per-socket emit without ack when recovery is on (socket.io then routes
-    /// `socket.emit` through the adapter so it gets an offset): the packet for the socket
-    /// `sid` alone. Without recovery, [`Connection::emit`](super::Connection::emit) does
-    /// the same with less work.
+    /// A per-socket emit (socket.io's `socket.emit`, `socket.volatile.emit`,
+    /// `socket.timeout(ms).emit(…, cb)`): the packet for the socket `sid`, to hand to
+    /// [`Connection::send`](super::Connection::send) on that socket's connection.
+    ///
+    /// This is the one emit path that is right in every configuration:
+    ///
+    /// - with [`EmitToOptions::ack`], the ack id comes from the namespace counter
+    ///   ([`Broadcast::ack_id`]) and the connection waits for the answer, up to
+    ///   [`EmitToOptions::timeout`] ([`ServerEvent::AckTimeout`](super::ServerEvent::AckTimeout));
+    /// - with recovery on, an emit without ack and not volatile gets a recovery offset
+    ///   as its last argument and is kept for replay, exactly as socket.io routes
+    ///   `socket.emit` through its adapter; otherwise it gets none.
+    ///
+    /// The packet's [`targets`](Broadcast::targets) is `[sid]` while the socket is in the
+    /// rooms index (empty otherwise; with recovery on the packet is still kept, so a
+    /// socket that comes back with its session gets it).
     pub fn emit_to(
         &mut self,
         now: Instant,
         sid: &str,
         event: Event,
-        volatile: bool,
+        opts: EmitToOptions,
     ) -> Result<Broadcast, EncodeError> {
-        let mut opts = BroadcastOptions::to(sid);
-        opts.flags.volatile = volatile;
-        self.broadcast(now, event, &opts)
+        let mut targeting = BroadcastOptions::to(sid);
+        targeting.flags.volatile = opts.volatile;
+        let mut packet = if opts.ack {
+            let ack_id = self.next_ack_id();
+            let encoded = Packet::event(self.name.clone(), Some(ack_id), event).encode()?;
+            let mut packet = Broadcast::from_encoded(&encoded, opts.volatile);
+            packet.ack_id = Some(ack_id);
+            packet.ack_timeout = opts.timeout;
+            packet
+        } else {
+            self.encode(now, event, &targeting)?
+        };
+        packet.targets = self.rooms.resolve(&targeting);
+        Ok(packet)
     }
 
     /// A broadcast with acks (socket.io's `broadcastWithAck`): one ack id from the
