@@ -4,7 +4,7 @@ use std::collections::VecDeque;
 
 use halyard_protocol::engineio::Frame;
 
-use super::Error;
+use super::{Error, OverflowPolicy};
 
 /// Frames waiting for a transport, bounded in count and bytes for application frames.
 /// Control frames (ping, pong, noop) are tiny and bypass the bounds.
@@ -35,19 +35,15 @@ impl SendQueue {
         }
     }
 
-    /// Whether one more application frame of `len` bytes fits.
-    pub(crate) fn fits(&self, len: usize) -> bool {
-        self.fits_all(1, len)
-    }
-
     /// Whether `count` more application frames of `len` bytes in all fit.
     pub(crate) fn fits_all(&self, count: usize, len: usize) -> bool {
         self.app_frames.saturating_add(count) <= self.max_frames
             && self.app_bytes.saturating_add(len) <= self.max_bytes
     }
 
-    /// Queues every frame of `frames` (all messages) if they all fit, else none.
-    pub(crate) fn try_push_all<I>(&mut self, frames: I) -> Result<(), Error>
+    /// Queues every frame of `frames` if they are all messages, the session accepts sends
+    /// (`open`) and they all fit; else queues none and says why.
+    pub(crate) fn try_push_all<I>(&mut self, frames: I, open: bool) -> Result<(), Error>
     where
         I: IntoIterator<Item = Frame>,
         I::IntoIter: Clone,
@@ -60,6 +56,9 @@ impl SendQueue {
             }
             count += 1;
             len = len.saturating_add(frame.len());
+        }
+        if !open {
+            return Err(Error::Closed);
         }
         if !self.fits_all(count, len) {
             return Err(Error::Full);
@@ -130,6 +129,23 @@ pub(crate) fn is_message(frame: &Frame) -> bool {
     }
 }
 
+/// What a blocking-style send does with a full queue: under
+/// [`OverflowPolicy::CloseSession`] it closes the session (through `close`) and reports
+/// it closed; under [`OverflowPolicy::Reject`] it passes the refusal on.
+pub(crate) fn apply_overflow_policy(
+    result: Result<(), Error>,
+    policy: OverflowPolicy,
+    close: impl FnOnce(),
+) -> Result<(), Error> {
+    match result {
+        Err(Error::Full) if policy == OverflowPolicy::CloseSession => {
+            close();
+            Err(Error::Closed)
+        }
+        other => other,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -138,16 +154,16 @@ mod tests {
     fn bounds_count_only_messages() {
         let mut q = SendQueue::new(2, 10);
         q.push_control(Frame::Text("2".into()));
-        assert!(q.fits(5));
+        assert!(q.fits_all(1, 5));
         q.push_app(Frame::Text("4abcd".into()));
-        assert!(!q.fits(6));
-        assert!(q.fits(5));
+        assert!(!q.fits_all(1, 6));
+        assert!(q.fits_all(1, 5));
         q.push_app(Frame::Text("4a".into()));
-        assert!(!q.fits(1));
+        assert!(!q.fits_all(1, 1));
         assert_eq!(q.pop(), Some(Frame::Text("2".into())));
-        assert!(!q.fits(1));
+        assert!(!q.fits_all(1, 1));
         q.pop();
-        assert!(q.fits(5));
+        assert!(q.fits_all(1, 5));
         assert_eq!(q.len(), 1);
     }
 
@@ -160,18 +176,18 @@ mod tests {
             ]
         };
         let mut q = SendQueue::new(3, 1000);
-        assert_eq!(q.try_push_all(packet()), Ok(()));
+        assert_eq!(q.try_push_all(packet(), true), Ok(()));
         assert_eq!(q.len(), 2);
         // One frame of room left: the two-frame packet is refused whole.
-        assert_eq!(q.try_push_all(packet()), Err(Error::Full));
+        assert_eq!(q.try_push_all(packet(), true), Err(Error::Full));
         assert_eq!(q.len(), 2);
         assert_eq!(
-            q.try_push_all([Frame::Text("2".into())]),
+            q.try_push_all([Frame::Text("2".into())], true),
             Err(Error::NotAMessage)
         );
         q.pop();
         q.pop();
-        assert_eq!(q.try_push_all(packet()), Ok(()));
+        assert_eq!(q.try_push_all(packet(), true), Ok(()));
         assert_eq!(q.pop(), Some(packet()[0].clone()));
     }
 }

@@ -8,11 +8,10 @@ use bytestring::ByteString;
 use halyard_protocol::engineio::polling::{PayloadDecoder, encode_payload};
 use halyard_protocol::engineio::{Frame, OpenPacket, Packet};
 
-use crate::engineio::queue::{SendQueue, is_message};
+use crate::engineio::queue::{SendQueue, apply_overflow_policy};
 use crate::engineio::timers::Timers;
 use crate::engineio::{
-    CloseReason, Error, ErrorCode, Event, HttpResponse, OverflowPolicy, RequestId, ServerConfig,
-    TransportKind,
+    CloseReason, Error, ErrorCode, Event, HttpResponse, RequestId, ServerConfig, TransportKind,
 };
 
 /// Something the driver must write for a [`ServerSession`].
@@ -405,49 +404,30 @@ impl ServerSession {
     }
 
     /// Queues an encoded message frame (`4…` text or binary). When the queue is full the
-    /// configured [`OverflowPolicy`] applies: the session closes (`Err(Closed)`) or the
+    /// configured [`OverflowPolicy`](crate::engineio::OverflowPolicy) applies: the session closes (`Err(Closed)`) or the
     /// frame is refused (`Err(Full)`).
     pub fn send(&mut self, frame: Frame) -> Result<(), Error> {
-        match self.try_send(frame) {
-            Err(Error::Full) if self.config.overflow == OverflowPolicy::CloseSession => {
-                self.fail(CloseReason::TransportFull);
-                Err(Error::Closed)
-            }
-            other => other,
-        }
+        self.send_all([frame])
     }
 
     /// Queues an encoded message frame, or reports [`Error::Full`] without touching the
-    /// session (for volatile sends, which are dropped when the client is not keeping up).
+    /// session (for volatile sends, which are dropped when the peer is not keeping up).
     pub fn try_send(&mut self, frame: Frame) -> Result<(), Error> {
-        if !is_message(&frame) {
-            return Err(Error::NotAMessage);
-        }
-        if self.state != State::Open {
-            return Err(Error::Closed);
-        }
-        if !self.queue.fits(frame.len()) {
-            return Err(Error::Full);
-        }
-        self.queue.push_app(frame);
-        Ok(())
+        self.try_send_all([frame])
     }
 
     /// Queues several encoded message frames that must travel together (a Socket.IO
     /// packet and its binary attachments): all of them, or none when they do not fit, in
-    /// which case the [`OverflowPolicy`] applies as for [`send`](Self::send).
+    /// which case the [`OverflowPolicy`](crate::engineio::OverflowPolicy) applies as for [`send`](Self::send).
     pub fn send_all<I>(&mut self, frames: I) -> Result<(), Error>
     where
         I: IntoIterator<Item = Frame>,
         I::IntoIter: Clone,
     {
-        match self.try_send_all(frames) {
-            Err(Error::Full) if self.config.overflow == OverflowPolicy::CloseSession => {
-                self.fail(CloseReason::TransportFull);
-                Err(Error::Closed)
-            }
-            other => other,
-        }
+        let result = self.try_send_all(frames);
+        apply_overflow_policy(result, self.config.overflow, || {
+            self.fail(CloseReason::TransportFull)
+        })
     }
 
     /// Queues several frames that must travel together, all or none; reports
@@ -457,10 +437,8 @@ impl ServerSession {
         I: IntoIterator<Item = Frame>,
         I::IntoIter: Clone,
     {
-        if self.state != State::Open {
-            return Err(Error::Closed);
-        }
-        self.queue.try_push_all(frames)
+        let open = self.state == State::Open;
+        self.queue.try_push_all(frames, open)
     }
 
     /// Queues a text message.
