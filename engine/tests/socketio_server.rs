@@ -10,8 +10,9 @@ use halyard_engine::engineio::server::{Decision, Endpoint, Request, ServerTransm
 use halyard_engine::engineio::{Method, ServerConfig};
 use halyard_engine::socketio::DisconnectReason;
 use halyard_engine::socketio::server::{
-    AckRequest, BroadcastOptions, Config, ConnectError, Connection, Delivery, EmitOptions,
-    EmitToOptions, Error, NamespaceMatcher, RecoveryConfig, Resolution, ServerEvent,
+    AckRequest, AckRoute, AckRouter, BroadcastAck, BroadcastOptions, Config, ConnectError,
+    Connection, Delivery, EmitOptions, EmitToOptions, Error, NamespaceMatcher, RecoveryConfig,
+    Resolution, ServerEvent, SocketIndex,
 };
 use halyard_protocol::Binary;
 use halyard_protocol::socketio::{Args, Event, Packet, RawJson};
@@ -260,6 +261,7 @@ fn client_events_text_and_binary_with_acks_answered_by_the_server() {
     let upload = Event::new("upload", &("f.bin", Binary::from(vec![1u8, 2, 3]))).unwrap();
     w.client_emit(c, "/", Some(13), upload);
     let Some(ServerEvent::Event {
+        sid,
         event,
         ack_id: Some(13),
         ..
@@ -267,6 +269,7 @@ fn client_events_text_and_binary_with_acks_answered_by_the_server() {
     else {
         panic!("{:?}", w.peers[c].events.last())
     };
+    assert_eq!(sid, &w.sid(c, "/"), "the event names its socket");
     let (name, file): (String, Binary) = event.args().unwrap();
     assert_eq!((name.as_str(), &file[..]), ("f.bin", &[1u8, 2, 3][..]));
     let from = w.peers[c].wire.len();
@@ -1023,6 +1026,15 @@ fn a_socket_emit_with_ack_and_timeout_goes_through_the_namespace() {
         w.peers[c].event_names(),
         vec![r#"ack / 1 ["r"]"#.to_owned(), "ack-timeout / 0".to_owned()]
     );
+    // Both name the socket they concern.
+    for event in &w.peers[c].events {
+        match event {
+            ServerEvent::Ack { sid: s, .. } | ServerEvent::AckTimeout { sid: s, .. } => {
+                assert_eq!(s, &sid)
+            }
+            other => panic!("{other:?}"),
+        }
+    }
     // A plain emit without recovery carries no offset.
     let b = w
         .namespaces
@@ -1175,4 +1187,117 @@ fn memory_of_an_idle_connection_stays_small() {
     // The Socket.IO part of a connection adds little to the Engine.IO session.
     let size = std::mem::size_of::<Connection>();
     assert!(size <= 512, "Connection is {size} bytes");
+}
+
+// ----- server-wide plumbing: ack routing and the socket index ------------------------------
+
+#[test]
+fn the_ack_router_sends_broadcast_answers_to_their_collector_and_gives_back_the_rest() {
+    let t0 = Instant::now();
+    let mut router = AckRouter::new();
+    let targets = vec!["a".to_owned(), "b".to_owned()];
+    router.insert(
+        "/",
+        BroadcastAck::new(5, targets, t0 + Duration::from_secs(1)),
+    );
+    assert_eq!(router.len(), 1);
+    let yes = Args::new(&("yes",)).unwrap();
+    assert_eq!(
+        router.handle_ack("/", "a", 5, yes.clone()),
+        AckRoute::Broadcast
+    );
+    // Same id on another namespace, or another id: a per-socket emit's answer.
+    assert_eq!(
+        router.handle_ack("/admin", "a", 5, yes.clone()),
+        AckRoute::Socket(yes.clone())
+    );
+    assert_eq!(
+        router.handle_ack("/", "a", 6, yes.clone()),
+        AckRoute::Socket(yes.clone())
+    );
+    // A second answer of the same socket is not counted.
+    assert_eq!(
+        router.handle_ack("/", "a", 5, Args::empty()),
+        AckRoute::Broadcast
+    );
+    assert_eq!(router.poll_finished(), None);
+    assert_eq!(
+        router.handle_ack("/", "b", 5, Args::empty()),
+        AckRoute::Broadcast
+    );
+    let done = router.poll_finished().unwrap();
+    assert_eq!((done.nsp.as_str(), done.ack_id), ("/", 5));
+    assert!(!done.outcome.timed_out);
+    assert_eq!(
+        done.outcome.responses,
+        vec![("a".to_owned(), yes), ("b".to_owned(), Args::empty())]
+    );
+    assert!(router.is_empty());
+    assert_eq!(router.poll_timeout(), None);
+}
+
+#[test]
+fn the_ack_router_times_out_broadcasts_in_deadline_order_and_finishes_empty_ones_at_once() {
+    let t0 = Instant::now();
+    let mut router = AckRouter::new();
+    // Reaching nobody: done at once, as socket.io calls back with no responses.
+    router.insert("/", BroadcastAck::new(1, Vec::new(), t0));
+    let done = router.poll_finished().unwrap();
+    assert_eq!(done.ack_id, 1);
+    assert!(done.outcome.responses.is_empty() && !done.outcome.timed_out);
+
+    let ab = vec!["a".to_owned(), "b".to_owned()];
+    router.insert(
+        "/",
+        BroadcastAck::new(3, ab.clone(), t0 + Duration::from_secs(2)),
+    );
+    router.insert("/x", BroadcastAck::new(2, ab, t0 + Duration::from_secs(1)));
+    router.handle_ack("/x", "b", 2, Args::empty());
+    assert_eq!(router.poll_timeout(), Some(t0 + Duration::from_secs(1)));
+    router.handle_timeout(t0 + Duration::from_millis(999));
+    assert_eq!(router.poll_finished(), None);
+    router.handle_timeout(t0 + Duration::from_secs(1));
+    let done = router.poll_finished().unwrap();
+    assert_eq!((done.nsp.as_str(), done.ack_id), ("/x", 2));
+    assert!(done.outcome.timed_out);
+    assert_eq!(done.outcome.missing, vec!["a".to_owned()], "to cancel_ack");
+    assert_eq!(router.poll_finished(), None);
+    assert_eq!(router.poll_timeout(), Some(t0 + Duration::from_secs(2)));
+    // A cluster adapter adds remote targets to a waiting collector.
+    router
+        .get_mut("/", 3)
+        .unwrap()
+        .add_targets(["remote".to_owned()]);
+    router.handle_timeout(t0 + Duration::from_secs(5));
+    let done = router.poll_finished().unwrap();
+    assert_eq!(done.outcome.missing.len(), 3);
+    assert!(router.is_empty());
+}
+
+#[test]
+fn the_socket_index_keeps_a_recovered_sid_on_its_new_connection() {
+    let mut index: SocketIndex<u32> = SocketIndex::new();
+    assert_eq!(index.insert("/", "s1", 1), None);
+    index.insert("/", "s2", 1);
+    index.insert("/admin", "s1", 7);
+    // s1 resumes on connection 2 before connection 1 reported it gone.
+    assert_eq!(index.insert("/", "s1", 2), Some(1));
+    assert!(
+        !index.remove("/", "s1", &1),
+        "not connection 1's entry any more"
+    );
+    assert_eq!(index.get("/", "s1"), Some(&2));
+    // Broadcast targets: in the order given, unknown sockets skipped.
+    let targets = vec!["s2".to_owned(), "gone".to_owned(), "s1".to_owned()];
+    let found: Vec<(&str, u32)> = index.targets("/", &targets).map(|(s, k)| (s, *k)).collect();
+    assert_eq!(found, vec![("s2", 1), ("s1", 2)]);
+    assert_eq!(index.targets("/none", &targets).count(), 0);
+    let all: Vec<&str> = index.sockets("/").map(|(s, _)| s).collect();
+    assert_eq!(all, vec!["s1", "s2"]);
+    assert_eq!(index.len(), 3);
+    assert!(index.remove("/", "s1", &2));
+    assert_eq!(index.remove_if("/", "s2", |k| *k == 1), Some(1));
+    assert_eq!(index.remove_if("/admin", "s1", |k| *k == 1), None);
+    assert!(index.remove("/admin", "s1", &7));
+    assert!(index.is_empty());
 }

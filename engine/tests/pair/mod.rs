@@ -32,8 +32,9 @@ use halyard_engine::socketio::client::{
     ConnectionId, Event as ClientEvent, Manager, ManagerConfig, SocketId, SocketOptions,
 };
 use halyard_engine::socketio::server::{
-    Accepted, Broadcast, BroadcastAck, BroadcastAckOutcome, BroadcastOptions, Config, ConnectError,
-    ConnectRequest, Connection, Delivery, EmitToOptions, Namespaces, RecoveryConfig, ServerEvent,
+    Accepted, AckRoute, AckRouter, Broadcast, BroadcastAckOutcome, BroadcastOptions, Config,
+    ConnectError, ConnectRequest, Connection, Delivery, EmitToOptions, Namespaces, RecoveryConfig,
+    ServerEvent, SocketIndex,
 };
 use halyard_protocol::socketio::{Args, Event, RawJson};
 
@@ -259,7 +260,7 @@ pub struct Server {
     pub namespaces: Namespaces,
     /// (namespace, socket id) → Engine.IO sid: how a broadcast target finds its
     /// connection.
-    pub index: BTreeMap<(String, String), String>,
+    pub index: SocketIndex<String>,
     /// Engine.IO sid → the client connection it talks to.
     owner: BTreeMap<String, (usize, ConnectionId)>,
     /// (Engine.IO sid, server request id) → the client request it answers.
@@ -276,7 +277,7 @@ pub struct Server {
     pub left: Vec<Left>,
     pub closed: Vec<(String, DisconnectReason)>,
     pub upgraded: Vec<String>,
-    collectors: Vec<(String, BroadcastAck)>,
+    router: AckRouter,
     pub outcomes: Vec<BroadcastAckOutcome>,
     /// Broadcasts the application made, as encoded once.
     pub broadcasts: Vec<Broadcast>,
@@ -296,7 +297,7 @@ impl Server {
             seed,
             connections: BTreeMap::new(),
             namespaces,
-            index: BTreeMap::new(),
+            index: SocketIndex::new(),
             owner: BTreeMap::new(),
             held: BTreeMap::new(),
             connect_hook: Box::new(|_| Ok(())),
@@ -309,7 +310,7 @@ impl Server {
             left: Vec::new(),
             closed: Vec::new(),
             upgraded: Vec::new(),
-            collectors: Vec::new(),
+            router: AckRouter::new(),
             outcomes: Vec::new(),
             broadcasts: Vec::new(),
         }
@@ -321,7 +322,7 @@ impl Server {
 
     /// The connection of the socket `sid` on `nsp`.
     pub fn conn_of(&mut self, nsp: &str, sid: &str) -> Option<&mut Connection> {
-        let eio = self.index.get(&(nsp.to_owned(), sid.to_owned()))?;
+        let eio = self.index.get(nsp, sid)?;
         self.connections.get_mut(eio)
     }
 
@@ -376,7 +377,7 @@ impl Server {
             .expect("namespace")
             .emit_to(now, sid, event, opts)
             .expect("encode");
-        let eio = &self.index[&(nsp.to_owned(), sid.to_owned())];
+        let eio = self.index.get(nsp, sid).expect("socket is connected");
         let conn = self.connections.get_mut(eio).expect("connection");
         conn.send(now, nsp, &packet).expect("send");
         packet.ack_id
@@ -419,8 +420,8 @@ impl Server {
             .broadcast_with_ack(now, event, opts, timeout)
             .expect("encode");
         self.deliver_broadcast(now, nsp, &packet);
-        self.collectors.push((nsp.to_owned(), collector));
-        self.finish_collectors(now);
+        self.router.insert(nsp, collector);
+        self.finish_collectors();
         self.broadcasts.push(packet.clone());
         packet
     }
@@ -431,38 +432,26 @@ impl Server {
         nsp: &str,
         packet: &Broadcast,
     ) -> Vec<(String, Delivery)> {
-        let mut out = Vec::new();
-        for sid in &packet.targets {
-            let Some(eio) = self.index.get(&(nsp.to_owned(), sid.clone())) else {
-                continue;
-            };
-            let conn = self.connections.get_mut(eio).expect("indexed connection");
-            if let Ok(delivery) = conn.send(now, nsp, packet) {
-                out.push((sid.clone(), delivery));
-            }
-        }
-        out
+        let targets = self.index.targets(nsp, &packet.targets);
+        targets
+            .filter_map(|(sid, eio)| {
+                let conn = self.connections.get_mut(eio).expect("indexed connection");
+                let delivery = conn.send(now, nsp, packet).ok()?;
+                Some((sid.to_owned(), delivery))
+            })
+            .collect()
     }
 
-    /// Collectors that are done hand their outcome over; on a timeout the silent
-    /// targets forget the ack (`cancel_ack`), as socket.io does.
-    fn finish_collectors(&mut self, now: Instant) {
-        let mut k = 0;
-        while k < self.collectors.len() {
-            let collector = &mut self.collectors[k].1;
-            collector.handle_timeout(now);
-            if !collector.is_done() {
-                k += 1;
-                continue;
-            }
-            let (nsp, collector) = self.collectors.remove(k);
-            let ack_id = collector.ack_id();
-            for sid in collector.missing() {
-                if let Some(conn) = self.conn_of(&nsp, &sid) {
-                    conn.cancel_ack(&nsp, ack_id);
+    /// Finished broadcasts with acks: on a timeout the silent targets forget the ack
+    /// (`cancel_ack`), as socket.io does.
+    fn finish_collectors(&mut self) {
+        while let Some(done) = self.router.poll_finished() {
+            for (_, eio) in self.index.targets(&done.nsp, &done.outcome.missing) {
+                if let Some(conn) = self.connections.get_mut(eio) {
+                    conn.cancel_ack(&done.nsp, done.ack_id);
                 }
             }
-            self.outcomes.push(collector.outcome());
+            self.outcomes.push(done.outcome);
         }
     }
 
@@ -479,7 +468,7 @@ impl Server {
             .values()
             .filter_map(Connection::poll_timeout)
             .chain(self.namespaces.poll_timeout())
-            .chain(self.collectors.iter().filter_map(|(_, c)| c.poll_timeout()))
+            .chain(self.router.poll_timeout())
             .min()
     }
 
@@ -492,7 +481,8 @@ impl Server {
         if self.namespaces.poll_timeout().is_some_and(|at| at <= now) {
             self.namespaces.handle_timeout(now);
         }
-        self.finish_collectors(now);
+        self.router.handle_timeout(now);
+        self.finish_collectors();
     }
 
     /// Drains every connection (transmits, then events, handled by the application)
@@ -598,19 +588,19 @@ impl Server {
                             .and_then(|t| namespace.restore(now, t));
                         let accepted = conn.accept(now, &nsp, restored.as_ref()).expect("accept");
                         namespace.add_socket(&accepted.sid, restored.as_ref());
-                        self.index
-                            .insert((nsp.clone(), accepted.sid.clone()), eio.to_owned());
+                        self.index.insert(&nsp, &accepted.sid, eio.to_owned());
                         self.accepted.push((nsp, accepted));
                     }
                     Err(error) => conn.refuse(now, &nsp, &error).expect("refuse"),
                 }
             }
-            ServerEvent::Event { nsp, event, ack_id } => {
+            ServerEvent::Event {
+                nsp,
+                sid,
+                event,
+                ack_id,
+            } => {
                 let nsp = nsp.to_string();
-                let sid = self.connections[eio]
-                    .socket_id(&nsp)
-                    .expect("an event comes from a connected socket")
-                    .to_owned();
                 self.received.push(Received {
                     eio: eio.to_owned(),
                     nsp: nsp.clone(),
@@ -648,31 +638,17 @@ impl Server {
                     conn.ack(now, &nsp, id, event.data().clone()).expect("ack");
                 }
             }
-            ServerEvent::Ack { nsp, ack_id, args } => {
-                let nsp = nsp.to_string();
-                let sid = self.connections[eio]
-                    .socket_id(&nsp)
-                    .expect("an ack comes from a connected socket")
-                    .to_owned();
-                let collector = self
-                    .collectors
-                    .iter_mut()
-                    .find(|(n, c)| *n == nsp && c.ack_id() == ack_id);
-                match collector {
-                    Some((_, c)) => {
-                        c.handle_ack(&sid, args);
-                        self.finish_collectors(now);
-                    }
-                    None => self.acks.push((nsp, sid, ack_id, args)),
-                }
-            }
-            ServerEvent::AckTimeout { nsp, ack_id } => {
-                let nsp = nsp.to_string();
-                let sid = self.connections[eio]
-                    .socket_id(&nsp)
-                    .unwrap_or_default()
-                    .to_owned();
-                self.ack_timeouts.push((nsp, sid, ack_id));
+            ServerEvent::Ack {
+                nsp,
+                sid,
+                ack_id,
+                args,
+            } => match self.router.handle_ack(&nsp, &sid, ack_id, args) {
+                AckRoute::Socket(args) => self.acks.push((nsp.to_string(), sid, ack_id, args)),
+                AckRoute::Broadcast => self.finish_collectors(),
+            },
+            ServerEvent::AckTimeout { nsp, sid, ack_id } => {
+                self.ack_timeouts.push((nsp.to_string(), sid, ack_id));
             }
             ServerEvent::Disconnecting { nsp, sid, reason } => {
                 let rooms = self.rooms_of(&nsp, &sid);
@@ -698,10 +674,8 @@ impl Server {
                     .get_mut(&nsp)
                     .expect("namespace")
                     .remove_socket(now, &sid, pid.as_deref(), reason, None);
-                let key = (nsp.clone(), sid.clone());
-                if self.index.get(&key).is_some_and(|e| e == eio) {
-                    self.index.remove(&key);
-                }
+                // Only this connection's entry: a recovered sid may be on a new one.
+                self.index.remove_if(&nsp, &sid, |e| e == eio);
                 let left = self
                     .left
                     .iter_mut()
@@ -1202,7 +1176,7 @@ impl World {
 
     /// The client whose Engine.IO connection carries the socket `sid` of `nsp`.
     pub fn client_of(&self, nsp: &str, sid: &str) -> Option<usize> {
-        let eio = self.server.index.get(&(nsp.to_owned(), sid.to_owned()))?;
+        let eio = self.server.index.get(nsp, sid)?;
         self.server.owner.get(eio).map(|(c, _)| *c)
     }
 

@@ -17,7 +17,7 @@ use halyard_engine::engineio::{
 };
 use halyard_engine::socketio::DisconnectReason;
 use halyard_engine::socketio::server::{
-    Broadcast, BroadcastAck, BroadcastAckOutcome, BroadcastOptions, Config, ConnectError,
+    AckRouter, Broadcast, BroadcastAckOutcome, BroadcastOptions, Config, ConnectError,
     ConnectRequest, Connection, Delivery, Namespaces, ServerEvent,
 };
 use halyard_protocol::socketio::{Decoder, Event, Packet, RawJson};
@@ -122,13 +122,17 @@ impl Peer {
 pub fn short(event: &ServerEvent) -> String {
     match event {
         ServerEvent::Connect(req) => format!("connect {} {}", req.nsp, req.auth),
-        ServerEvent::Event { nsp, event, ack_id } => {
+        ServerEvent::Event {
+            nsp, event, ack_id, ..
+        } => {
             format!("event {nsp} {} {:?}", event.data().json(), ack_id)
         }
-        ServerEvent::Ack { nsp, ack_id, args } => {
+        ServerEvent::Ack {
+            nsp, ack_id, args, ..
+        } => {
             format!("ack {nsp} {ack_id} {}", args.json())
         }
-        ServerEvent::AckTimeout { nsp, ack_id } => format!("ack-timeout {nsp} {ack_id}"),
+        ServerEvent::AckTimeout { nsp, ack_id, .. } => format!("ack-timeout {nsp} {ack_id}"),
         ServerEvent::Disconnecting { nsp, reason, .. } => format!("disconnecting {nsp} {reason}"),
         ServerEvent::Disconnected { nsp, reason, .. } => format!("disconnected {nsp} {reason}"),
         ServerEvent::Upgraded => "upgraded".to_owned(),
@@ -155,8 +159,8 @@ pub struct World {
     pub disconnecting_rooms: Vec<(String, Vec<String>)>,
     /// Rooms seen by the "disconnect" handler (after the socket left them).
     pub disconnected_rooms: Vec<(String, Vec<String>)>,
-    /// Broadcasts with acks in flight: (namespace, collector).
-    pub collectors: Vec<(String, BroadcastAck)>,
+    /// Broadcasts with acks in flight.
+    pub acks: AckRouter,
     /// Finished broadcasts with acks.
     pub outcomes: Vec<(u64, BroadcastAckOutcome)>,
     seed: u64,
@@ -180,7 +184,7 @@ impl World {
             auto_connect: true,
             disconnecting_rooms: Vec::new(),
             disconnected_rooms: Vec::new(),
-            collectors: Vec::new(),
+            acks: AckRouter::new(),
             outcomes: Vec::new(),
             seed: 100,
         }
@@ -306,7 +310,7 @@ impl World {
             .expect("namespace")
             .broadcast_with_ack(now, event, opts, timeout)
             .expect("encodable");
-        self.collectors.push((nsp.to_owned(), collector));
+        self.acks.insert(nsp, collector);
         self.deliver_broadcast(nsp, &b);
         self.finish_collectors();
         b
@@ -422,19 +426,13 @@ impl World {
                         self.disconnected_rooms.push((sid.clone(), rooms));
                     }
                 }
-                ServerEvent::Ack { nsp, ack_id, args } => {
-                    let sid = self.peers[i]
-                        .server
-                        .as_ref()
-                        .and_then(|c| c.socket_id(nsp))
-                        .map(str::to_owned);
-                    if let Some(sid) = sid {
-                        for (n, collector) in &mut self.collectors {
-                            if n.as_str() == &**nsp && collector.ack_id() == *ack_id {
-                                collector.handle_ack(&sid, args.clone());
-                            }
-                        }
-                    }
+                ServerEvent::Ack {
+                    nsp,
+                    sid,
+                    ack_id,
+                    args,
+                } => {
+                    self.acks.handle_ack(nsp, sid, *ack_id, args.clone());
                 }
                 _ => {}
             }
@@ -442,24 +440,15 @@ impl World {
         }
     }
 
+    /// Finished broadcasts with acks: their silent targets forget the ack.
     fn finish_collectors(&mut self) {
-        let now = self.now;
-        let mut index = 0;
-        while index < self.collectors.len() {
-            self.collectors[index].1.handle_timeout(now);
-            if self.collectors[index].1.is_done() {
-                let (nsp, collector) = self.collectors.remove(index);
-                let id = collector.ack_id();
-                let outcome = collector.outcome();
-                for sid in &outcome.missing {
-                    if let Some(p) = self.peer_of(&nsp, sid) {
-                        self.peers[p].conn().cancel_ack(&nsp, id);
-                    }
+        while let Some(done) = self.acks.poll_finished() {
+            for sid in &done.outcome.missing {
+                if let Some(p) = self.peer_of(&done.nsp, sid) {
+                    self.peers[p].conn().cancel_ack(&done.nsp, done.ack_id);
                 }
-                self.outcomes.push((id, outcome));
-            } else {
-                index += 1;
             }
+            self.outcomes.push((done.ack_id, done.outcome));
         }
     }
 
@@ -672,10 +661,8 @@ impl World {
                     next = Some(next.map_or(t, |n| n.min(t)));
                 }
             }
-            for (_, c) in &self.collectors {
-                if let Some(t) = c.poll_timeout() {
-                    next = Some(next.map_or(t, |n| n.min(t)));
-                }
+            if let Some(t) = self.acks.poll_timeout() {
+                next = Some(next.map_or(t, |n| n.min(t)));
             }
             match next {
                 Some(at) if at <= target => {
@@ -688,6 +675,7 @@ impl World {
                             server.handle_timeout(now);
                         }
                     }
+                    self.acks.handle_timeout(now);
                     self.finish_collectors();
                     self.run();
                 }

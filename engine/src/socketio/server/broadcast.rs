@@ -225,6 +225,11 @@ impl BroadcastAck {
         true
     }
 
+    /// The deadline (whether or not still waiting).
+    pub fn deadline(&self) -> Instant {
+        self.deadline
+    }
+
     /// The deadline, while still waiting.
     pub fn poll_timeout(&self) -> Option<Instant> {
         (!self.is_done()).then_some(self.deadline)

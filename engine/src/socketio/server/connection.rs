@@ -135,15 +135,20 @@ pub enum ServerEvent {
     Event {
         /// The namespace.
         nsp: ByteString,
+        /// The socket that sent it.
+        sid: String,
         /// The event.
         event: Event,
         /// The ack id the client waits for, if any.
         ack_id: Option<u64>,
     },
-    /// The client answered the emit (or broadcast) with this ack id.
+    /// The client answered the emit (or broadcast) with this ack id. For a broadcast
+    /// with acks, hand it to [`AckRouter::handle_ack`](super::AckRouter::handle_ack).
     Ack {
         /// The namespace.
         nsp: ByteString,
+        /// The socket that answered.
+        sid: String,
         /// The ack id.
         ack_id: u64,
         /// The answer.
@@ -154,6 +159,8 @@ pub enum ServerEvent {
     AckTimeout {
         /// The namespace.
         nsp: ByteString,
+        /// The socket that did not answer.
+        sid: String,
         /// The ack id.
         ack_id: u64,
     },
@@ -450,8 +457,11 @@ impl Connection {
             .map(|(i, _)| i)
         {
             let ack = self.acks.remove(index);
+            // A pending ack belongs to a connected socket (detaching drops its acks).
+            let sid = self.socket_id(&ack.nsp).unwrap_or_default().to_owned();
             self.events.push_back(ServerEvent::AckTimeout {
                 nsp: ack.nsp,
+                sid,
                 ack_id: ack.id,
             });
         }
@@ -791,7 +801,8 @@ impl Connection {
     }
 
     fn on_packet(&mut self, now: Instant, packet: Packet) {
-        let connected = self.socket(packet.nsp()).is_some();
+        let sid = self.socket(packet.nsp()).map(|s| s.sid.clone());
+        let connected = sid.is_some();
         match packet {
             Packet::Connect { nsp, data } if !connected => {
                 if self.is_pending(&nsp) {
@@ -819,8 +830,12 @@ impl Connection {
                 }
             }
             Packet::Event { nsp, ack_id, event } if connected => {
-                self.events
-                    .push_back(ServerEvent::Event { nsp, event, ack_id });
+                self.events.push_back(ServerEvent::Event {
+                    nsp,
+                    sid: sid.unwrap_or_default(),
+                    event,
+                    ack_id,
+                });
             }
             Packet::Ack { nsp, ack_id, args } if connected => {
                 let index = self
@@ -829,8 +844,12 @@ impl Connection {
                     .position(|a| a.nsp == nsp && a.id == ack_id);
                 if let Some(index) = index {
                     self.acks.remove(index);
-                    self.events
-                        .push_back(ServerEvent::Ack { nsp, ack_id, args });
+                    self.events.push_back(ServerEvent::Ack {
+                        nsp,
+                        sid: sid.unwrap_or_default(),
+                        ack_id,
+                        args,
+                    });
                 }
             }
             // socket.io's "invalid state": a CONNECT for a joined namespace, a
@@ -856,10 +875,11 @@ impl Connection {
         // Detach first: if the DISCONNECT below overflows the queue and the session
         // closes, closing detaches the remaining sockets, never this one a second time.
         self.detach(index, reason);
-        if notify && self.state == State::Open {
-            if let Ok(encoded) = (Packet::Disconnect { nsp }).encode() {
-                let _ = self.send_frames(now, encoded.frames(), false);
-            }
+        if notify
+            && self.state == State::Open
+            && let Ok(encoded) = (Packet::Disconnect { nsp }).encode()
+        {
+            let _ = self.send_frames(now, encoded.frames(), false);
         }
     }
 

@@ -53,6 +53,7 @@ mod error;
 mod namespace;
 mod recovery;
 mod rooms;
+mod router;
 
 pub use broadcast::{
     Broadcast, BroadcastAck, BroadcastAckOutcome, BroadcastFlags, BroadcastOptions,
@@ -68,3 +69,4 @@ pub use namespace::{
 };
 pub use recovery::{RecoveryStore, RecoveryToken, RestoredSession, SavedSession};
 pub use rooms::Rooms;
+pub use router::{AckRoute, AckRouter, FinishedBroadcastAck, SocketIndex};
