@@ -8,11 +8,16 @@ use std::time::Duration;
 use halyard_engine::engineio::CloseReason;
 use halyard_engine::socketio::DisconnectReason;
 use halyard_engine::socketio::client::{
-    AckError, AckId, ConnectError, EmitOptions, Event, ManagerConfig, SocketId, SocketOptions,
+    AckError, AckId, ConnectError, ConnectionId, EmitOptions, Event, ManagerConfig, SocketId,
+    SocketOptions,
 };
 use halyard_protocol::Binary;
 use halyard_protocol::socketio::{Args, Event as SioEvent, Packet, RawJson};
 use socketio_client_common::*;
+
+fn c(n: u64) -> ConnectionId {
+    ConnectionId(n)
+}
 
 fn raw(s: &str) -> RawJson {
     RawJson::new(s.to_owned()).unwrap()
@@ -67,14 +72,16 @@ fn connects_to_main_and_custom_namespaces_with_auth() {
     assert_eq!(
         world.take_events(),
         [
-            Event::Open,
+            Event::Open { connection: c(1) },
             Event::Connect {
                 socket: main,
+                connection: c(1),
                 sid: "sid1".into(),
                 recovered: false
             },
             Event::Connect {
                 socket: admin,
+                connection: c(1),
                 sid: "sid2".into(),
                 recovered: false
             },
@@ -162,7 +169,7 @@ fn refused_connect_makes_the_socket_inactive_and_never_retries() {
     assert_eq!(
         world.take_events(),
         [
-            Event::Open,
+            Event::Open { connection: c(1) },
             // The last active socket went away: the manager closes on purpose...
             Event::Close(DisconnectReason::ForcedClose),
             Event::ConnectError {
@@ -201,7 +208,7 @@ fn a_connect_answer_without_sid_is_a_connect_error() {
     assert_eq!(
         world.take_events(),
         [
-            Event::Open,
+            Event::Open { connection: c(1) },
             Event::ConnectError {
                 socket,
                 error: ConnectError::InvalidAnswer,
@@ -441,6 +448,7 @@ fn server_disconnect_is_final_for_the_socket() {
         [
             Event::Disconnect {
                 socket: chat,
+                connection: c(1),
                 reason: DisconnectReason::IoServerDisconnect
             },
             Event::AckFailed {
@@ -462,6 +470,7 @@ fn server_disconnect_is_final_for_the_socket() {
             Event::Close(DisconnectReason::ForcedClose),
             Event::Disconnect {
                 socket: main,
+                connection: c(1),
                 reason: DisconnectReason::IoServerDisconnect
             },
         ]
@@ -484,6 +493,7 @@ fn client_disconnect_sends_disconnect_and_closes_the_manager() {
         world.take_events(),
         [Event::Disconnect {
             socket: chat,
+            connection: c(1),
             reason: DisconnectReason::IoClientDisconnect
         }]
     );
@@ -497,6 +507,7 @@ fn client_disconnect_sends_disconnect_and_closes_the_manager() {
             Event::Close(DisconnectReason::ForcedClose),
             Event::Disconnect {
                 socket: main,
+                connection: c(1),
                 reason: DisconnectReason::IoClientDisconnect
             },
         ]
@@ -519,6 +530,7 @@ fn transport_loss_reports_the_transport_reason_and_keeps_the_socket_active() {
             Event::Close(DisconnectReason::TransportError),
             Event::Disconnect {
                 socket,
+                connection: c(1),
                 reason: DisconnectReason::TransportError
             },
         ]
@@ -546,6 +558,7 @@ fn server_close_is_transport_close_and_silence_is_ping_timeout() {
             Event::Close(DisconnectReason::TransportClose),
             Event::Disconnect {
                 socket,
+                connection: c(1),
                 reason: DisconnectReason::TransportClose
             },
         ]
@@ -563,6 +576,7 @@ fn server_close_is_transport_close_and_silence_is_ping_timeout() {
             Event::Close(DisconnectReason::PingTimeout),
             Event::Disconnect {
                 socket,
+                connection: c(2),
                 reason: DisconnectReason::PingTimeout
             },
         ]
@@ -585,6 +599,7 @@ fn a_parse_error_closes_and_reconnects() {
             Event::Close(DisconnectReason::ParseError),
             Event::Disconnect {
                 socket,
+                connection: c(1),
                 reason: DisconnectReason::ParseError
             },
         ]
@@ -604,6 +619,7 @@ fn manager_close_is_forced_close_without_reconnection() {
             Event::Close(DisconnectReason::ForcedClose),
             Event::Disconnect {
                 socket,
+                connection: c(1),
                 reason: DisconnectReason::ForcedClose
             },
         ]
@@ -702,10 +718,11 @@ fn a_successful_reconnection_reports_the_attempt_count_and_resets_the_backoff() 
         events,
         [
             Event::ReconnectAttempt(2),
-            Event::Open,
+            Event::Open { connection: c(3) },
             Event::Reconnect(2),
             Event::Connect {
                 socket,
+                connection: c(3),
                 sid: "sid2".into(),
                 recovered: false
             },
@@ -913,6 +930,7 @@ fn emits_before_the_first_connect_wait_for_it() {
     world.run();
     assert!(world.take_events().contains(&Event::AckReceived {
         socket,
+        connection: c(1),
         ack,
         args: Args::empty()
     }));
@@ -939,7 +957,7 @@ fn events_before_the_connect_answer_are_delivered_before_connect() {
             other => format!("{other:?}"),
         })
         .collect();
-    assert_eq!(names, ["Open", "early:None", "asks:Some(3)", "connect:abc"]);
+    assert_eq!(names, ["Open { connection: ConnectionId(1) }", "early:None", "asks:Some(3)", "connect:abc"]);
     assert!(world.manager.connected(socket).unwrap());
 }
 
@@ -1023,6 +1041,7 @@ fn retries_resend_after_a_drop_until_acknowledged() {
     world.run();
     assert!(world.take_events().contains(&Event::AckReceived {
         socket,
+        connection: c(2),
         ack,
         args: Args::new(&("ok",)).unwrap()
     }));
@@ -1092,6 +1111,7 @@ fn recovery_tracks_the_offset_sends_it_on_reconnect_and_reports_recovered() {
         connect,
         Event::Connect {
             socket,
+            connection: c(2),
             sid: "s".into(),
             recovered: true
         }
@@ -1103,6 +1123,7 @@ fn recovery_tracks_the_offset_sends_it_on_reconnect_and_reports_recovered() {
     world.advance(Duration::from_secs(5));
     assert!(world.take_events().contains(&Event::Connect {
         socket,
+        connection: c(3),
         sid: "s".into(),
         recovered: false
     }));

@@ -16,8 +16,8 @@ use bytes::Bytes;
 use halyard_engine::engineio::{Frame, TransportKind};
 use halyard_engine::socketio::DisconnectReason;
 use halyard_engine::socketio::client::{
-    AckError, ConnectError as ClientConnectError, EmitOptions, Event as ClientEvent, SocketId,
-    SocketOptions,
+    AckError, ConnectError as ClientConnectError, ConnectionId, EmitOptions, Event as ClientEvent,
+    SocketId, SocketOptions,
 };
 use halyard_engine::socketio::server::{BroadcastOptions, ConnectError, RecoveryConfig};
 use halyard_protocol::Binary;
@@ -32,6 +32,7 @@ fn connects(events: &[ClientEvent]) -> Vec<(SocketId, String, bool)> {
                 socket,
                 sid,
                 recovered,
+                ..
             } => Some((*socket, sid.to_string(), *recovered)),
             _ => None,
         })
@@ -42,7 +43,7 @@ fn disconnects(events: &[ClientEvent]) -> Vec<(SocketId, DisconnectReason)> {
     events
         .iter()
         .filter_map(|e| match e {
-            ClientEvent::Disconnect { socket, reason } => Some((*socket, *reason)),
+            ClientEvent::Disconnect { socket, reason, .. } => Some((*socket, *reason)),
             _ => None,
         })
         .collect()
@@ -1234,6 +1235,39 @@ fn a_refused_recovery_can_be_retried_and_still_resumes() {
         assert_eq!(world.sid(c, s), sid);
         assert_eq!(news_since(&world, c, s, from), ["n:one", "n:two"]);
         assert_eq!(sessions(&world), 0);
+        // Client events name the Engine.IO connection they came on: the replayed events
+        // and the CONNECT answer came on the current connection (where the refused
+        // attempt was made too), not the one the socket first joined on.
+        let current = world.clients[c].manager.connection().unwrap().0;
+        let on: Vec<(&'static str, ConnectionId)> = world.clients[c]
+            .log
+            .iter()
+            .filter_map(|(_, e)| match e {
+                ClientEvent::Open { connection } => Some(("open", *connection)),
+                ClientEvent::Connect { connection, .. } => Some(("connect", *connection)),
+                ClientEvent::Disconnect { connection, .. } => Some(("disconnect", *connection)),
+                ClientEvent::Received { connection, .. } => Some(("received", *connection)),
+                _ => None,
+            })
+            .collect();
+        let first = on[0].1;
+        assert_ne!(first, current, "{transport:?}");
+        assert_eq!(
+            on[..2],
+            [("open", first), ("connect", first)],
+            "{transport:?}"
+        );
+        assert!(on.contains(&("disconnect", first)), "{transport:?}");
+        assert!(on.contains(&("open", current)), "{transport:?}");
+        assert_eq!(
+            on[on.len() - 3..],
+            [
+                ("received", current),
+                ("received", current),
+                ("connect", current)
+            ],
+            "{transport:?}"
+        );
     }
 }
 

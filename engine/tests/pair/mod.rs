@@ -1004,6 +1004,7 @@ impl World {
                     socket,
                     event,
                     ack_id: Some(id),
+                    ..
                 } = &e
                     && self.clients[c].answers
                 {

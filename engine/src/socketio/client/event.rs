@@ -98,10 +98,19 @@ impl std::fmt::Display for AckError {
 ///
 /// The first group is socket.io-client's Manager events; the rest are per-socket events,
 /// in the order socket.io-client emits them.
+///
+/// Events that come from one Engine.IO connection name its [`ConnectionId`]: `Open`, a
+/// socket's `Connect` and `Disconnect`, `Received` and `AckReceived`. The others are
+/// about the manager's life across connections (`Error`, `Close` and the reconnection
+/// events follow the `Open` of the connection they concern, or a failed attempt that
+/// never opened) or about time (`AckFailed` on a timeout).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
     /// The Engine.IO connection is open (`open`); active sockets send CONNECT now.
-    Open,
+    Open {
+        /// The connection that opened (every later socket event names it too).
+        connection: ConnectionId,
+    },
     /// The Engine.IO connection failed (`error`): before the handshake completed, or with
     /// a transport error after.
     Error(CloseReason),
@@ -120,6 +129,8 @@ pub enum Event {
     Connect {
         /// Which socket.
         socket: SocketId,
+        /// The Engine.IO connection it joined on.
+        connection: ConnectionId,
         /// Its Socket.IO id, as the server gave it.
         sid: ByteString,
         /// Whether the server restored the previous session (connection state recovery):
@@ -139,6 +150,8 @@ pub enum Event {
     Disconnect {
         /// Which socket.
         socket: SocketId,
+        /// The Engine.IO connection it was joined on.
+        connection: ConnectionId,
         /// Why (`io server disconnect`, `io client disconnect`, `forced close`, or a
         /// transport reason).
         reason: DisconnectReason,
@@ -147,6 +160,8 @@ pub enum Event {
     Received {
         /// The socket it arrived on.
         socket: SocketId,
+        /// The Engine.IO connection it arrived on.
+        connection: ConnectionId,
         /// Its name and arguments.
         event: SocketIoEvent,
         /// When set, the server waits for an answer: call
@@ -157,6 +172,8 @@ pub enum Event {
     AckReceived {
         /// The socket.
         socket: SocketId,
+        /// The Engine.IO connection the acknowledgement arrived on.
+        connection: ConnectionId,
         /// The emit, as [`Manager::emit`](super::Manager::emit) returned it.
         ack: AckId,
         /// The acknowledgement's arguments.

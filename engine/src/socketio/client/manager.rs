@@ -548,6 +548,12 @@ impl Manager {
         self.get(socket).map(|_| socket.index())
     }
 
+    /// The latest Engine.IO connection: the one every packet comes from (a retired
+    /// connection's input is never decoded).
+    fn latest(&self) -> ConnectionId {
+        ConnectionId(self.next_conn)
+    }
+
     fn now(&self) -> Instant {
         self.now.expect("every input records its time first")
     }
@@ -643,7 +649,8 @@ impl Manager {
     fn onopen(&mut self) {
         self.cleanup();
         self.ready = Ready::Open;
-        self.events.push_back(Event::Open);
+        let connection = self.latest();
+        self.events.push_back(Event::Open { connection });
         for i in 0..self.sockets.len() {
             if self.sockets[i].active {
                 self.socket_onopen(i);
@@ -792,9 +799,11 @@ impl Manager {
         let was_connected = std::mem::replace(&mut s.connected, false);
         s.sid = None;
         s.connect_sent = false;
+        let connection = s.connection.take();
         if was_connected {
             self.events.push_back(Event::Disconnect {
                 socket: SocketId(i as u32),
+                connection: connection.unwrap_or_else(|| self.latest()),
                 reason,
             });
         }
@@ -852,9 +861,13 @@ impl Manager {
             },
             Packet::Event { ack_id, event, .. } => {
                 if self.sockets[i].connected {
-                    self.emit_event(i, event, ack_id);
+                    let connection = self.latest();
+                    self.emit_event(i, event, ack_id, connection);
                 } else {
-                    self.sockets[i].receive_buffer.push_back((event, ack_id));
+                    let connection = self.latest();
+                    self.sockets[i]
+                        .receive_buffer
+                        .push_back((event, ack_id, connection));
                 }
             }
             Packet::Ack { ack_id, args, .. } => self.onack(i, ack_id, args),
@@ -885,9 +898,11 @@ impl Manager {
         s.pid = pid;
         s.connected = true;
         s.connect_sent = false;
+        let connection = ConnectionId(self.next_conn);
+        s.connection = Some(connection);
         // emitBuffered(): received events first, then the emits that waited.
-        while let Some((event, ack_id)) = self.sockets[i].receive_buffer.pop_front() {
-            self.emit_event(i, event, ack_id);
+        while let Some((event, ack_id, came_on)) = self.sockets[i].receive_buffer.pop_front() {
+            self.emit_event(i, event, ack_id, came_on);
         }
         while let Some(buffered) = self.sockets[i].send_buffer.pop_front() {
             self.send_encoded(&buffered.encoded, false);
@@ -896,13 +911,20 @@ impl Manager {
         let recovered = self.sockets[i].recovered;
         self.events.push_back(Event::Connect {
             socket: SocketId(i as u32),
+            connection,
             sid,
             recovered,
         });
     }
 
     /// `emitEvent(args)`: deliver, then track the recovery offset.
-    fn emit_event(&mut self, i: usize, event: SocketIoEvent, ack_id: Option<u64>) {
+    fn emit_event(
+        &mut self,
+        i: usize,
+        event: SocketIoEvent,
+        ack_id: Option<u64>,
+        connection: ConnectionId,
+    ) {
         let s = &mut self.sockets[i];
         if s.pid.is_some()
             && ack_id.is_none()
@@ -912,6 +934,7 @@ impl Manager {
         }
         self.events.push_back(Event::Received {
             socket: SocketId(i as u32),
+            connection,
             event,
             ack_id,
         });
@@ -928,6 +951,7 @@ impl Manager {
         match ack.kind {
             AckKind::Direct => self.events.push_back(Event::AckReceived {
                 socket,
+                connection: self.latest(),
                 ack: AckId(id),
                 args,
             }),
@@ -1054,6 +1078,8 @@ impl Manager {
         let done = match outcome {
             Ok(args) => Some(Event::AckReceived {
                 socket,
+                // An answer arrives on the latest connection.
+                connection: ConnectionId(self.next_conn),
                 ack: AckId(handle),
                 args,
             }),

@@ -7,7 +7,9 @@
 //!   [`Manager`], configured by [`ManagerConfig`]. It owns the current
 //!   [`ClientConnection`](crate::engineio::client::ClientConnection) and replaces it on
 //!   every reconnection; transport work comes out as [`Transmit`]s tagged with a
-//!   [`ConnectionId`].
+//!   [`ConnectionId`], and the events that come from one connection name it
+//!   ([`Event::Open`], [`Event::Connect`], [`Event::Disconnect`], [`Event::Received`],
+//!   [`Event::AckReceived`]).
 //! - **Socket** (one namespace): addressed by a [`SocketId`] from [`Manager::socket`],
 //!   configured by [`SocketOptions`] (auth, `retries`, `ackTimeout`). `active`,
 //!   `connected`, `id` and `recovered` are queries on the manager.

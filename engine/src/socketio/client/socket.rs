@@ -10,6 +10,7 @@ use serde::Deserialize;
 use serde::de::{IgnoredAny, SeqAccess, Visitor};
 
 use super::config::SocketOptions;
+use super::event::ConnectionId;
 
 /// One namespace socket (socket.io-client's `Socket`).
 #[derive(Debug)]
@@ -33,8 +34,11 @@ pub(crate) struct Socket {
     pub(crate) acks: BTreeMap<u64, PendingAck>,
     /// Emits waiting for the connection (`sendBuffer`).
     pub(crate) send_buffer: VecDeque<Buffered>,
-    /// Events that arrived before the CONNECT answer (`receiveBuffer`).
-    pub(crate) receive_buffer: VecDeque<(SocketIoEvent, Option<u64>)>,
+    /// Events that arrived before the CONNECT answer (`receiveBuffer`), with the
+    /// connection they came on.
+    pub(crate) receive_buffer: VecDeque<(SocketIoEvent, Option<u64>, ConnectionId)>,
+    /// The connection the socket joined on, while connected.
+    pub(crate) connection: Option<ConnectionId>,
     /// The retries queue (`_queue`).
     pub(crate) queue: VecDeque<Queued>,
 }
@@ -87,6 +91,7 @@ impl Socket {
             acks: BTreeMap::new(),
             send_buffer: VecDeque::new(),
             receive_buffer: VecDeque::new(),
+            connection: None,
             queue: VecDeque::new(),
         }
     }
