@@ -175,7 +175,8 @@ pub enum ServerEvent {
         reason: DisconnectReason,
     },
     /// The socket is gone (socket.io's `disconnect`): call
-    /// [`Namespace::remove_socket`](super::Namespace::remove_socket).
+    /// [`Namespace::remove_socket`](super::Namespace::remove_socket), and
+    /// [`SocketIndex::remove`](super::SocketIndex::remove) with this connection's key.
     Disconnected {
         /// The namespace.
         nsp: ByteString,
@@ -251,8 +252,11 @@ enum State {
 /// Server-wide state is not here: rooms, ack ids, broadcasts and recovery belong to the
 /// [`Namespace`](super::Namespace) of the [`Namespaces`](super::Namespaces) registry,
 /// which the driver keeps beside its connections (behind its adapter) and updates on
-/// `Connect` (resolve, restore), after `accept` (`add_socket`) and on `Disconnected`
-/// (`remove_socket`).
+/// `Connect` (resolve, find and restore a session), after `accept` (`add_socket`) and
+/// on `Disconnected` (`remove_socket`). Server emits are made there too
+/// ([`Namespace::emit_to`](super::Namespace::emit_to),
+/// [`Namespace::broadcast`](super::Namespace::broadcast)) and handed to
+/// [`send`](Self::send); the module documentation lists the driver's whole loop.
 ///
 /// A peer that breaks the protocol (bad packet, packet for a namespace it has not
 /// joined, CONNECT twice) gets its connection closed; nothing panics.
