@@ -10,8 +10,9 @@
 //!   every transport input is reported under the [`ConnectionId`] of the transmit that
 //!   asked for it; after every input, transmits, then events, are drained.
 //! - The **server** is an Engine.IO `Endpoint`, one `socketio::server::Connection` per
-//!   Engine.IO session (routed by Engine.IO sid), the server-wide `Namespaces`, the
-//!   broadcast-ack collectors, and a tiny application ([`Server`]'s handlers): a
+//!   Engine.IO session (routed by Engine.IO sid), and the engine's server-wide plain
+//!   data: `Namespaces`, a `SocketIndex` from sockets to connections and an `AckRouter`
+//!   for broadcasts with acks; and a tiny application ([`Server`]'s handlers): a
 //!   connect hook, `join`/`leave`/`echo`/`relay`/`ignore` events, and an ack echoing the
 //!   event for every other event that asks for one. Namespaces `/` and `/admin` exist;
 //!   any other is refused as "Invalid namespace".
@@ -316,10 +317,6 @@ impl Server {
         }
     }
 
-    fn recovery_on(&self) -> bool {
-        self.config.recovery.is_some()
-    }
-
     /// The connection of the socket `sid` on `nsp`.
     pub fn conn_of(&mut self, nsp: &str, sid: &str) -> Option<&mut Connection> {
         let eio = self.index.get(nsp, sid)?;
@@ -377,9 +374,8 @@ impl Server {
             .expect("namespace")
             .emit_to(now, sid, event, opts)
             .expect("encode");
-        let eio = self.index.get(nsp, sid).expect("socket is connected");
-        let conn = self.connections.get_mut(eio).expect("connection");
-        conn.send(now, nsp, &packet).expect("send");
+        assert_eq!(packet.targets, [sid], "the socket is connected");
+        self.deliver_broadcast(now, nsp, &packet);
         packet.ack_id
     }
 
@@ -426,6 +422,7 @@ impl Server {
         packet
     }
 
+    /// Hands a packet the namespace made to the connection of each of its targets.
     fn deliver_broadcast(
         &mut self,
         now: Instant,
@@ -565,27 +562,19 @@ impl Server {
                     return;
                 }
                 let namespace = self.namespaces.get_mut(&nsp).expect("resolved");
-                let resumable = req
-                    .recovery
-                    .as_ref()
-                    .is_some_and(|t| namespace.find_session(now, t).is_some());
-                let skip = resumable
-                    && self
-                        .config
-                        .recovery
-                        .as_ref()
-                        .is_some_and(|r| r.skip_middlewares);
-                let decision = if skip {
-                    Ok(())
-                } else {
-                    (self.connect_hook)(&req)
+                // Look the session up without taking it; take it only once accepted.
+                let token = req.recovery.as_ref();
+                let resumable = token.is_some_and(|t| namespace.find_session(now, t).is_some());
+                let skip = namespace
+                    .recovery()
+                    .is_some_and(|r| r.config().skip_middlewares);
+                let decision = match resumable && skip {
+                    true => Ok(()),
+                    false => (self.connect_hook)(&req),
                 };
                 match decision {
                     Ok(()) => {
-                        let restored = req
-                            .recovery
-                            .as_ref()
-                            .and_then(|t| namespace.restore(now, t));
+                        let restored = token.and_then(|t| namespace.restore(now, t));
                         let accepted = conn.accept(now, &nsp, restored.as_ref()).expect("accept");
                         namespace.add_socket(&accepted.sid, restored.as_ref());
                         self.index.insert(&nsp, &accepted.sid, eio.to_owned());
