@@ -1065,7 +1065,7 @@ impl ConnectionModel {
                 assert!(pending.is_some(), "Ack {nsp} {ack_id}: not pending");
                 d.stats.acks += 1;
             }
-            ServerEvent::AckTimeout { nsp, ack_id } => {
+            ServerEvent::AckTimeout { nsp, ack_id, .. } => {
                 let pending = self.acks.remove(&(nsp.to_string(), ack_id));
                 let Some(Some(deadline)) = pending else {
                     panic!("AckTimeout {nsp} {ack_id}: not pending with a deadline");
