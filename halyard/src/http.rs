@@ -1,0 +1,293 @@
+//! The HTTP side, written once with hyper 1.x: the service that routes Engine.IO
+//! requests to sessions, one connection's server, and the accept loop.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_tungstenite::tungstenite::handshake::derive_accept_key;
+use bytes::{Bytes, BytesMut};
+use futures_channel::oneshot;
+use futures_core::Stream;
+use halyard_engine::engineio::server::{Decision, Endpoint, Request as EioRequest};
+use halyard_engine::engineio::{HttpResponse, Method};
+use http::{HeaderValue, Request, Response, StatusCode, header};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+
+use crate::driver::{Driver, HttpInput, Initial};
+use crate::engineio::{EngineIoServer, Inner};
+use crate::runtime::{HyperTimer, Runtime};
+
+/// The response body of every answer.
+pub type Body = Full<Bytes>;
+
+/// The hyper [`Service`](hyper::service::Service) of an [`EngineIoServer`] on a
+/// runtime: answers the Engine.IO requests at the server's path, `404` elsewhere.
+#[derive(Debug, Clone)]
+pub struct EngineIoService<R> {
+    rt: R,
+    server: EngineIoServer,
+}
+
+impl<R: Runtime> EngineIoService<R> {
+    /// The service of `server`, spawning its connection tasks on `rt`.
+    pub fn new(rt: R, server: EngineIoServer) -> Self {
+        Self { rt, server }
+    }
+}
+
+impl<R: Runtime> hyper::service::Service<Request<Incoming>> for EngineIoService<R> {
+    type Response = Response<Body>;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Response<Body>, Infallible>> + Send>>;
+
+    fn call(&self, request: Request<Incoming>) -> Self::Future {
+        let rt = self.rt.clone();
+        let inner = self.server.inner.clone();
+        Box::pin(async move { Ok(handle(rt, inner, request).await) })
+    }
+}
+
+/// Serves one client connection (any IO hyper can run on) until it closes, with
+/// WebSocket upgrades. Runtime crates call it for each accepted connection.
+pub async fn serve_connection<R, I>(rt: R, io: I, server: EngineIoServer)
+where
+    R: Runtime,
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+{
+    let service = EngineIoService::new(rt.clone(), server);
+    let connection = hyper::server::conn::http1::Builder::new()
+        .timer(HyperTimer(rt))
+        .serve_connection(io, service)
+        .with_upgrades();
+    if let Err(error) = connection.await {
+        tracing::debug!(%error, "HTTP connection ended with an error");
+    }
+}
+
+/// Accepts connections from `incoming` and serves each in a task of its own, until the
+/// stream ends. Accept errors are logged; after one that is not about a single
+/// connection (such as running out of file descriptors) the loop pauses briefly.
+pub async fn serve<R, S, I>(rt: R, incoming: S, server: EngineIoServer) -> io::Result<()>
+where
+    R: Runtime,
+    S: Stream<Item = io::Result<I>>,
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+{
+    let mut incoming = std::pin::pin!(incoming);
+    while let Some(accepted) = futures_lite::StreamExt::next(&mut incoming).await {
+        match accepted {
+            Ok(io) => rt.spawn(serve_connection(rt.clone(), io, server.clone())),
+            Err(error) if is_connection_error(&error) => {
+                tracing::debug!(%error, "accept failed");
+            }
+            Err(error) => {
+                tracing::error!(%error, "accept failed; pausing");
+                rt.sleep_until(rt.now() + Duration::from_millis(100)).await;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn is_connection_error(error: &io::Error) -> bool {
+    matches!(
+        error.kind(),
+        io::ErrorKind::ConnectionRefused
+            | io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::ConnectionReset
+            | io::ErrorKind::Interrupted
+    )
+}
+
+async fn handle<R: Runtime>(
+    rt: R,
+    inner: Arc<Inner>,
+    mut request: Request<Incoming>,
+) -> Response<Body> {
+    if !request.uri().path().starts_with(inner.path.as_str()) {
+        return plain(StatusCode::NOT_FOUND, "Not Found");
+    }
+    let method = match *request.method() {
+        http::Method::GET => Method::Get,
+        http::Method::POST => Method::Post,
+        _ => Method::Other,
+    };
+    let websocket = request
+        .headers()
+        .get(header::UPGRADE)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"websocket"));
+    let query = request.uri().query().unwrap_or("").to_owned();
+    let eio = EioRequest::from_query(method, &query, websocket);
+    let decision = inner.endpoint().handle_request(rt.now(), &eio);
+    match decision {
+        Decision::Reject(response) => to_response(response),
+        Decision::Open {
+            session,
+            request: id,
+        } => {
+            let (initial, answer, accept) = match id {
+                Some(id) => {
+                    let (reply, answer) = oneshot::channel();
+                    (Initial::Polling(id, reply), Some(answer), None)
+                }
+                None => match websocket_accept(&request) {
+                    Ok(accept) => {
+                        let upgrade = hyper::upgrade::on(&mut request);
+                        (Initial::WebSocket(upgrade), None, Some(accept))
+                    }
+                    Err(response) => return response,
+                },
+            };
+            let session = *session;
+            let Some((app, http, commands)) = inner.open(&session).await else {
+                return to_response(Endpoint::unknown_sid());
+            };
+            let sid = session.sid().to_owned();
+            tracing::debug!(sid, transport = ?session.transport(), "session opened");
+            let ws_config = inner.ws_config;
+            let driver = Driver::new(
+                rt.clone(),
+                session,
+                app,
+                initial,
+                http,
+                commands,
+                inner,
+                ws_config,
+            );
+            rt.spawn(driver);
+            match (answer, accept) {
+                (Some(answer), _) => answered(answer).await,
+                (None, Some(accept)) => switching(accept),
+                (None, None) => to_response(Endpoint::unknown_sid()),
+            }
+        }
+        Decision::Existing { sid } => {
+            let Some(route) = inner.session(&sid) else {
+                return to_response(Endpoint::unknown_sid());
+            };
+            if websocket {
+                let accept = match websocket_accept(&request) {
+                    Ok(accept) => accept,
+                    Err(response) => return response,
+                };
+                let upgrade = hyper::upgrade::on(&mut request);
+                if route.send(HttpInput::WebSocket(upgrade)).await.is_err() {
+                    return to_response(Endpoint::unknown_sid());
+                }
+                return switching(accept);
+            }
+            let (reply, answer) = oneshot::channel();
+            let input = match method {
+                Method::Post => {
+                    let limit = inner.config.max_payload;
+                    match read_body(request.into_body(), limit).await {
+                        Ok(body) => HttpInput::Post(body, reply),
+                        Err(error) => {
+                            tracing::debug!(sid, %error, "POST body failed");
+                            return plain(StatusCode::BAD_REQUEST, "Bad Request");
+                        }
+                    }
+                }
+                _ => HttpInput::Poll(reply),
+            };
+            if route.send(input).await.is_err() {
+                return to_response(Endpoint::unknown_sid());
+            }
+            answered(answer).await
+        }
+    }
+}
+
+/// The answer a session's task sends for a held request.
+async fn answered(answer: oneshot::Receiver<HttpResponse>) -> Response<Body> {
+    match answer.await {
+        Ok(response) => to_response(response),
+        // The session ended without answering: it is gone.
+        Err(_) => to_response(Endpoint::unknown_sid()),
+    }
+}
+
+/// Reads a POST body, stopping once it exceeds `limit` (the session then refuses it
+/// with 413): at most `limit` plus one chunk is held.
+async fn read_body(mut body: Incoming, limit: usize) -> Result<Bytes, hyper::Error> {
+    let mut first: Option<Bytes> = None;
+    let mut buffer = BytesMut::new();
+    while let Some(frame) = body.frame().await {
+        let Ok(data) = frame?.into_data() else {
+            continue;
+        };
+        match first.take() {
+            None if buffer.is_empty() => first = Some(data),
+            Some(previous) => {
+                buffer.extend_from_slice(&previous);
+                buffer.extend_from_slice(&data);
+            }
+            None => buffer.extend_from_slice(&data),
+        }
+        let len = first.as_ref().map_or(buffer.len(), Bytes::len);
+        if len > limit {
+            break;
+        }
+    }
+    Ok(first.unwrap_or_else(|| buffer.freeze()))
+}
+
+/// The `Sec-WebSocket-Accept` value for a WebSocket handshake, or the refusal.
+#[allow(clippy::result_large_err)]
+fn websocket_accept(request: &Request<Incoming>) -> Result<HeaderValue, Response<Body>> {
+    let headers = request.headers();
+    let version_ok = headers
+        .get(header::SEC_WEBSOCKET_VERSION)
+        .is_some_and(|v| v == "13");
+    match headers.get(header::SEC_WEBSOCKET_KEY) {
+        Some(key) if version_ok && request.method() == http::Method::GET => {
+            let accept = derive_accept_key(key.as_bytes());
+            HeaderValue::from_str(&accept)
+                .map_err(|_| plain(StatusCode::BAD_REQUEST, "Bad Request"))
+        }
+        _ => Err(plain(StatusCode::BAD_REQUEST, "Bad Request")),
+    }
+}
+
+fn switching(accept: HeaderValue) -> Response<Body> {
+    let mut response = Response::new(Body::default());
+    *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+    let headers = response.headers_mut();
+    headers.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
+    headers.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+    headers.insert(header::SEC_WEBSOCKET_ACCEPT, accept);
+    response
+}
+
+/// An engine answer as an HTTP response. Successful polling answers carry
+/// `Cache-Control: no-store`, as engine.io's do; no CORS headers (CORS is off).
+fn to_response(response: HttpResponse) -> Response<Body> {
+    let success = response.is_success();
+    let mut http = Response::new(Full::new(response.body));
+    *http.status_mut() = StatusCode::from_u16(response.status).unwrap_or(StatusCode::BAD_REQUEST);
+    let headers = http.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(response.content_type),
+    );
+    if success {
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    http
+}
+
+fn plain(status: StatusCode, text: &'static str) -> Response<Body> {
+    let mut response = Response::new(Full::new(Bytes::from_static(text.as_bytes())));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=UTF-8"),
+    );
+    response
+}

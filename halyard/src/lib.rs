@@ -1,0 +1,44 @@
+//! Halyard's runtime-neutral async layer: Engine.IO (and, next, Socket.IO) servers over
+//! hyper 1.x HTTP and tungstenite WebSockets, written once against the `futures` traits
+//! and a small [`Runtime`] trait that each runtime crate (`halyard-tokio`,
+//! `halyard-smol`) implements.
+//!
+//! # Shape
+//!
+//! - One task per connection drives its sans-IO session from `halyard-engine`: it takes
+//!   the HTTP requests routed to that session, reads and writes its WebSocket, takes the
+//!   application's commands from a bounded channel, and fires the session's timer. After
+//!   every input it drains the session's outputs. Sessions are found by id in one map,
+//!   the only state shared between connections.
+//! - Queues are bounded: a full queue of received messages stops reading from that
+//!   client, a full outgoing queue makes sends wait (or closes the client, by policy).
+//! - WebSocket buffers are small by default, so idle connections stay cheap.
+//!
+//! # The raw Engine.IO server
+//!
+//! [`EngineIoServer`] is the equivalent of npm's `engine.io`: each connection reaches the
+//! application as an [`EngineIoSocket`] (send and receive text and binary messages,
+//! close), whatever its transport (long-polling, WebSocket, or polling upgraded to
+//! WebSocket).
+
+mod driver;
+mod engineio;
+mod error;
+mod http;
+mod io;
+mod runtime;
+mod session;
+#[cfg(feature = "test-support")]
+pub mod test_support;
+
+pub use bytes::Bytes;
+pub use bytestring::ByteString;
+pub use engineio::{EngineIoServer, EngineIoServerBuilder, EngineIoSocket, Message};
+pub use error::Error;
+pub use halyard_engine::engineio::{
+    CloseReason, Frame, OverflowPolicy, ServerConfig, TransportKind,
+};
+pub use http::{Body, EngineIoService, serve, serve_connection};
+pub use io::HyperIo;
+pub use runtime::Runtime;
+pub use session::TransportSession;

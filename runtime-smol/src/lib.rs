@@ -1,0 +1,80 @@
+//! Halyard on smol: the [`Runtime`](halyard::Runtime) for smol, a TCP server loop over
+//! `async-net`, and the runtime-neutral API of [`halyard`] re-exported.
+//!
+//! ```no_run
+//! # fn main() -> std::io::Result<()> {
+//! smol::block_on(async {
+//!     let server = halyard_smol::EngineIoServer::new();
+//!     let app = server.clone();
+//!     smol::spawn(async move {
+//!         while let Some(mut socket) = app.accept().await {
+//!             smol::spawn(async move {
+//!                 while let Some(message) = socket.recv().await {
+//!                     let _ = socket.send(message).await;
+//!                 }
+//!             })
+//!             .detach();
+//!         }
+//!     })
+//!     .detach();
+//!     let listener = async_net::TcpListener::bind("127.0.0.1:3000").await?;
+//!     halyard_smol::serve(listener, server).await
+//! })
+//! # }
+//! ```
+
+use std::future::Future;
+use std::io;
+use std::time::Instant;
+
+use async_net::TcpListener;
+pub use halyard::*;
+use smol_hyper::rt::FuturesIo;
+
+/// The smol [`Runtime`](halyard::Runtime): spawns on smol's global executor, sleeps with
+/// `async-io`'s timers.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SmolRuntime;
+
+impl halyard::Runtime for SmolRuntime {
+    type Sleep = SmolSleep;
+
+    fn spawn<F>(&self, future: F)
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        smol::spawn(future).detach();
+    }
+
+    fn sleep_until(&self, deadline: Instant) -> SmolSleep {
+        SmolSleep(async_io::Timer::at(deadline))
+    }
+}
+
+/// [`SmolRuntime`]'s sleep: an `async-io` timer.
+#[derive(Debug)]
+pub struct SmolSleep(async_io::Timer);
+
+impl Future for SmolSleep {
+    type Output = ();
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<()> {
+        std::pin::Pin::new(&mut self.0).poll(cx).map(drop)
+    }
+}
+
+/// Serves `server` on every connection `listener` accepts, spawning on smol's global
+/// executor. Runs until the future is dropped.
+pub async fn serve(listener: TcpListener, server: EngineIoServer) -> io::Result<()> {
+    let incoming = futures_lite::stream::unfold(listener, |listener| async move {
+        let accepted = listener.accept().await.map(|(stream, _)| {
+            let _ = stream.set_nodelay(true);
+            FuturesIo::new(stream)
+        });
+        Some((accepted, listener))
+    });
+    halyard::serve(SmolRuntime, incoming, server).await
+}

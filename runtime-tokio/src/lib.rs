@@ -1,0 +1,81 @@
+//! Halyard on tokio: the [`Runtime`](halyard::Runtime) for tokio, a TCP server loop, and
+//! the runtime-neutral API of [`halyard`] re-exported.
+//!
+//! ```no_run
+//! # async fn run() -> std::io::Result<()> {
+//! let server = halyard_tokio::EngineIoServer::new();
+//! let app = server.clone();
+//! tokio::spawn(async move {
+//!     while let Some(mut socket) = app.accept().await {
+//!         tokio::spawn(async move {
+//!             while let Some(message) = socket.recv().await {
+//!                 let _ = socket.send(message).await;
+//!             }
+//!         });
+//!     }
+//! });
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
+//! halyard_tokio::serve(listener, server).await
+//! # }
+//! ```
+
+use std::future::Future;
+use std::io;
+use std::time::Instant;
+
+pub use halyard::*;
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpListener;
+use tokio::runtime::Handle;
+
+/// The tokio [`Runtime`](halyard::Runtime): spawns on a tokio runtime, sleeps with tokio's
+/// timer.
+#[derive(Debug, Clone)]
+pub struct TokioRuntime {
+    handle: Handle,
+}
+
+impl TokioRuntime {
+    /// The runtime this is called from.
+    ///
+    /// # Panics
+    ///
+    /// Outside a tokio runtime.
+    pub fn current() -> Self {
+        Self::from_handle(Handle::current())
+    }
+
+    /// The runtime behind `handle`.
+    pub fn from_handle(handle: Handle) -> Self {
+        Self { handle }
+    }
+}
+
+impl halyard::Runtime for TokioRuntime {
+    type Sleep = tokio::time::Sleep;
+
+    fn spawn<F>(&self, future: F)
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        drop(self.handle.spawn(future));
+    }
+
+    fn sleep_until(&self, deadline: Instant) -> Self::Sleep {
+        let _guard = self.handle.enter();
+        tokio::time::sleep_until(deadline.into())
+    }
+}
+
+/// Serves `server` on every connection `listener` accepts, on the current tokio runtime.
+/// Runs until the task is dropped.
+pub async fn serve(listener: TcpListener, server: EngineIoServer) -> io::Result<()> {
+    let incoming = futures_lite::stream::unfold(listener, |listener| async move {
+        let accepted = listener.accept().await.map(|(stream, _)| {
+            let _ = stream.set_nodelay(true);
+            TokioIo::new(stream)
+        });
+        Some((accepted, listener))
+    });
+    halyard::serve(TokioRuntime::current(), incoming, server).await
+}
