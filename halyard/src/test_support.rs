@@ -59,12 +59,20 @@ macro_rules! engineio_tests {
             $crate::test_support::polling_server_close::<$harness>();
         }
         #[test]
+        fn polling_aborted_poll_closes_session() {
+            $crate::test_support::polling_aborted_poll_closes_session::<$harness>();
+        }
+        #[test]
         fn websocket_echo() {
             $crate::test_support::websocket_echo::<$harness>();
         }
         #[test]
         fn polling_upgrade_to_websocket() {
             $crate::test_support::polling_upgrade_to_websocket::<$harness>();
+        }
+        #[test]
+        fn dropping_the_socket_closes_the_connection() {
+            $crate::test_support::dropping_the_socket_closes_the_connection::<$harness>();
         }
         #[test]
         fn websocket_heartbeat_and_ping_timeout() {
@@ -299,18 +307,59 @@ pub fn polling_server_close<H: Harness>() {
         let post = request(&h, addr, "POST", &url, "4bye\u{1e}4close").await;
         assert_eq!(post.status, 200);
         // The echo, then the close packet.
-        let mut body = String::new();
-        while !body.ends_with('1') {
+        let mut bodies = Vec::new();
+        while bodies.last().is_none_or(|b: &String| !b.ends_with('1')) {
             let get = request(&h, addr, "GET", &url, "").await;
             assert_eq!(get.status, 200, "{}", get.text());
-            body.push_str(get.text());
+            bodies.push(get.text().to_owned());
         }
-        assert_eq!(body, "4bye\u{1e}1");
+        assert_eq!(bodies.join("\u{1e}"), "4bye\u{1e}1");
         let (id, reason) = closed.recv().await.unwrap();
         assert_eq!((id, reason), (sid.clone(), Some(CloseReason::ForcedClose)));
         let gone = request(&h, addr, "GET", &url, "").await;
         assert_eq!(gone.status, 400);
         assert_eq!(server.session_count(), 0);
+    });
+}
+
+/// Waits for `future`, at most `limit`.
+pub async fn within<H: Harness, T>(
+    h: &H,
+    limit: Duration,
+    future: impl Future<Output = T>,
+) -> Option<T> {
+    let rt = h.runtime();
+    let deadline = rt.now() + limit;
+    futures_lite::future::or(async { Some(future.await) }, async {
+        rt.sleep_until(deadline).await;
+        None
+    })
+    .await
+}
+
+pub fn polling_aborted_poll_closes_session<H: Harness>() {
+    let h = H::new();
+    h.block_on(async {
+        let server = server(Duration::from_secs(20));
+        let closed = spawn_echo(&h, &server);
+        let addr = h.listen(server.clone()).await;
+        let sid = handshake(&h, addr).await;
+        // A poll is held (nothing to send), then the client goes away.
+        let mut io = HyperIo::new(H::connect(addr).await.expect("connect"));
+        let get = format!(
+            "GET /engine.io/?EIO=4&transport=polling&sid={sid} HTTP/1.1\r\nHost: {addr}\r\n\r\n"
+        );
+        futures_lite::AsyncWriteExt::write_all(&mut io, get.as_bytes())
+            .await
+            .unwrap();
+        let rt = h.runtime();
+        rt.sleep_until(rt.now() + Duration::from_millis(50)).await;
+        drop(io);
+        let (id, reason) = within(&h, Duration::from_secs(5), closed.recv())
+            .await
+            .expect("the session ends when its held poll is aborted")
+            .unwrap();
+        assert_eq!((id, reason), (sid, Some(CloseReason::TransportError)));
     });
 }
 
@@ -403,6 +452,34 @@ pub fn polling_upgrade_to_websocket<H: Harness>() {
         ));
         assert_eq!(socket.recv().await, None);
         assert_eq!(socket.close_reason(), Some(CloseReason::ForcedClose));
+    });
+}
+
+pub fn dropping_the_socket_closes_the_connection<H: Harness>() {
+    let h = H::new();
+    h.block_on(async {
+        let server = server(Duration::from_secs(20));
+        let addr = h.listen(server.clone()).await;
+        let mut ws = ws_connect::<H>(addr, "EIO=4&transport=websocket").await;
+        assert!(
+            ws_next::<H>(&mut ws)
+                .await
+                .to_text()
+                .unwrap()
+                .starts_with('0')
+        );
+        let socket = server.accept().await.unwrap();
+        socket.send_text("last words").await.unwrap();
+        drop(socket);
+        assert_eq!(ws_next::<H>(&mut ws).await, WsMessage::text("4last words"));
+        assert!(matches!(
+            ws.next().await,
+            Some(Ok(WsMessage::Close(_))) | None
+        ));
+        let rt = h.runtime();
+        while server.session_count() > 0 {
+            rt.sleep_until(rt.now() + Duration::from_millis(5)).await;
+        }
     });
 }
 

@@ -1,8 +1,8 @@
 //! A raw Engine.IO echo server on smol: every message comes back to its sender.
 //!
 //! ```sh
-//! cargo run -p halyard-smol --example engineio_echo             # 127.0.0.1:3000
-//! cargo run -p halyard-smol --example engineio_echo -- 0.0.0.0:8080
+//! cargo run -p halyard-smol --example smol_engineio_echo             # 127.0.0.1:3000
+//! cargo run -p halyard-smol --example smol_engineio_echo -- 0.0.0.0:8080
 //! ```
 //!
 //! Try it with npm's client: `node interop/engineio-client-echo.js http://127.0.0.1:3000 upgrade`.
