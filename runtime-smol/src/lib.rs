@@ -1,4 +1,4 @@
-//! Halyard on smol: the [`Runtime`](halyard::Runtime) for smol, a TCP server loop over
+//! Halyard on smol: the [`Runtime`] for smol, a TCP server loop over
 //! `async-net`, and the runtime-neutral API of [`halyard`] re-exported.
 //!
 //! ```no_run
@@ -31,7 +31,7 @@ use async_net::TcpListener;
 pub use halyard::*;
 use smol_hyper::rt::FuturesIo;
 
-/// The smol [`Runtime`](halyard::Runtime): spawns on smol's global executor, sleeps with
+/// The smol [`Runtime`]: spawns on smol's global executor, sleeps with
 /// `async-io`'s timers.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct SmolRuntime;

@@ -1,4 +1,4 @@
-//! Halyard on tokio: the [`Runtime`](halyard::Runtime) for tokio, a TCP server loop, and
+//! Halyard on tokio: the [`Runtime`] for tokio, a TCP server loop, and
 //! the runtime-neutral API of [`halyard`] re-exported.
 //!
 //! ```no_run
@@ -28,7 +28,7 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 use tokio::runtime::Handle;
 
-/// The tokio [`Runtime`](halyard::Runtime): spawns on a tokio runtime, sleeps with tokio's
+/// The tokio [`Runtime`]: spawns on a tokio runtime, sleeps with tokio's
 /// timer.
 #[derive(Debug, Clone)]
 pub struct TokioRuntime {
