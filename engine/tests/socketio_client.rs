@@ -957,7 +957,15 @@ fn events_before_the_connect_answer_are_delivered_before_connect() {
             other => format!("{other:?}"),
         })
         .collect();
-    assert_eq!(names, ["Open { connection: ConnectionId(1) }", "early:None", "asks:Some(3)", "connect:abc"]);
+    assert_eq!(
+        names,
+        [
+            "Open { connection: ConnectionId(1) }",
+            "early:None",
+            "asks:Some(3)",
+            "connect:abc"
+        ]
+    );
     assert!(world.manager.connected(socket).unwrap());
 }
 
