@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, RandomState};
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::task::{Context, Poll};
@@ -20,6 +21,8 @@ use halyard_engine::engineio::{
 
 use crate::Error;
 use crate::driver::{Application, HttpInput, Registry};
+use crate::http::{Host, HttpServer, OpenRequest, Opened, ResponseFuture};
+use crate::runtime::Runtime;
 
 /// A message from an Engine.IO client.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -129,17 +132,38 @@ impl Inner {
     pub(crate) fn session(&self, sid: &str) -> Option<async_channel::Sender<HttpInput>> {
         self.sessions().get(sid).cloned()
     }
+}
+
+impl Host for Inner {
+    type App = EngineApp;
+
+    fn path(&self) -> &str {
+        &self.path
+    }
+
+    fn max_payload(&self) -> usize {
+        self.config.max_payload
+    }
+
+    fn ws_config(&self) -> WebSocketConfig {
+        self.ws_config
+    }
+
+    fn endpoint(&self) -> MutexGuard<'_, Endpoint> {
+        Inner::endpoint(self)
+    }
+
+    fn route(&self, sid: &str) -> Option<async_channel::Sender<HttpInput>> {
+        self.session(sid)
+    }
 
     /// Registers a new session and builds the application side of its driver; the
     /// socket is queued for [`EngineIoServer::accept`].
-    pub(crate) async fn open(
-        &self,
-        session: &ServerSession,
-    ) -> Option<(
-        EngineApp,
-        async_channel::Receiver<HttpInput>,
-        async_channel::Receiver<Command>,
-    )> {
+    async fn open(
+        self: &Arc<Self>,
+        session: ServerSession,
+        _request: OpenRequest,
+    ) -> Option<Opened<EngineApp>> {
         let (http_tx, http_rx) = async_channel::bounded(4);
         let (command_tx, command_rx) = async_channel::bounded(self.command_buffer);
         let (inbox_tx, inbox_rx) = mpsc::channel(self.message_buffer);
@@ -164,7 +188,23 @@ impl Inner {
             shared,
             done: false,
         };
-        Some((app, http_rx, command_rx))
+        Some(Opened {
+            session,
+            app,
+            http: http_rx,
+            commands: command_rx,
+        })
+    }
+}
+
+impl HttpServer for EngineIoServer {
+    fn handle_request<R: Runtime>(
+        &self,
+        rt: R,
+        remote: Option<SocketAddr>,
+        request: http::Request<hyper::body::Incoming>,
+    ) -> ResponseFuture {
+        Box::pin(crate::http::handle(rt, self.inner.clone(), remote, request))
     }
 }
 

@@ -1,65 +1,152 @@
 //! The HTTP side, written once with hyper 1.x: the service that routes Engine.IO
-//! requests to sessions, one connection's server, and the accept loop.
+//! requests to sessions, one connection's server, and the accept loop. Both the raw
+//! Engine.IO server and the Socket.IO server are served by it (the [`HttpServer`]
+//! trait), each through its [`Host`]: the path, the endpoint, the session map, and how a
+//! new session's driver is made.
 
 use std::convert::Infallible;
 use std::future::Future;
 use std::io;
+use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, MutexGuard};
 use std::time::Duration;
 
 use async_tungstenite::tungstenite::handshake::derive_accept_key;
+use async_tungstenite::tungstenite::protocol::WebSocketConfig;
 use bytes::{Bytes, BytesMut};
 use futures_channel::oneshot;
 use futures_core::Stream;
-use halyard_engine::engineio::server::{Decision, Endpoint, Request as EioRequest};
+use halyard_engine::engineio::server::{Decision, Endpoint, Request as EioRequest, ServerSession};
 use halyard_engine::engineio::{HttpResponse, Method};
 use http::{HeaderValue, Request, Response, StatusCode, header};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 
-use crate::driver::{Driver, HttpInput, Initial};
-use crate::engineio::{EngineIoServer, Inner};
+use crate::driver::{Application, Driver, HttpInput, Initial, Registry};
 use crate::runtime::{HyperTimer, Runtime};
 
 /// The response body of every answer.
 pub type Body = Full<Bytes>;
 
-/// The hyper [`Service`](hyper::service::Service) of an [`EngineIoServer`] on a
-/// runtime: answers the Engine.IO requests at the server's path, `404` elsewhere.
-#[derive(Debug, Clone)]
-pub struct EngineIoService<R> {
-    rt: R,
-    server: EngineIoServer,
+/// A boxed future answering one HTTP request.
+pub type ResponseFuture = Pin<Box<dyn Future<Output = Response<Body>> + Send>>;
+
+/// A server the HTTP layer can serve: the raw [`EngineIoServer`](crate::EngineIoServer)
+/// or the Socket.IO [`Server`](crate::socketio::Server). Runtime crates' `serve`
+/// functions take any of them.
+pub trait HttpServer: Clone + Send + Sync + 'static {
+    /// Answers one request, spawning connection tasks on `rt`. `remote` is the peer's
+    /// address when the accept loop knows it.
+    fn handle_request<R: Runtime>(
+        &self,
+        rt: R,
+        remote: Option<SocketAddr>,
+        request: Request<Incoming>,
+    ) -> ResponseFuture;
 }
 
-impl<R: Runtime> EngineIoService<R> {
+/// What the HTTP handler learnt about the request that opened a session.
+#[derive(Debug, Clone)]
+pub(crate) struct OpenRequest {
+    pub(crate) headers: http::HeaderMap,
+    pub(crate) uri: http::Uri,
+    pub(crate) remote: Option<SocketAddr>,
+}
+
+/// A new session's driver parts, made by [`Host::open`].
+pub(crate) struct Opened<A: Application> {
+    pub(crate) session: A::Session,
+    pub(crate) app: A,
+    pub(crate) http: async_channel::Receiver<HttpInput>,
+    pub(crate) commands: async_channel::Receiver<A::Command>,
+}
+
+/// The server-specific side of the HTTP handler.
+pub(crate) trait Host: Registry + Sized {
+    /// The application side of the drivers of this server.
+    type App: Application;
+
+    /// The path served (with a trailing `/`).
+    fn path(&self) -> &str;
+    /// The largest POST body accepted.
+    fn max_payload(&self) -> usize;
+    /// The WebSocket settings.
+    fn ws_config(&self) -> WebSocketConfig;
+    /// The Engine.IO endpoint (handshakes).
+    fn endpoint(&self) -> MutexGuard<'_, Endpoint>;
+    /// The route to session `sid`, if it is open.
+    fn route(&self, sid: &str) -> Option<async_channel::Sender<HttpInput>>;
+    /// Registers a session just opened and makes its driver's parts; `None` refuses it.
+    fn open(
+        self: &Arc<Self>,
+        session: ServerSession,
+        request: OpenRequest,
+    ) -> impl Future<Output = Option<Opened<Self::App>>> + Send;
+}
+
+/// The hyper [`Service`](hyper::service::Service) of a server on a runtime: answers the
+/// Engine.IO requests at the server's path, `404` elsewhere.
+#[derive(Debug, Clone)]
+pub struct HttpService<R, S> {
+    rt: R,
+    server: S,
+    remote: Option<SocketAddr>,
+}
+
+/// The service of an [`EngineIoServer`](crate::EngineIoServer).
+pub type EngineIoService<R> = HttpService<R, crate::EngineIoServer>;
+
+impl<R: Runtime, S: HttpServer> HttpService<R, S> {
     /// The service of `server`, spawning its connection tasks on `rt`.
-    pub fn new(rt: R, server: EngineIoServer) -> Self {
-        Self { rt, server }
+    pub fn new(rt: R, server: S) -> Self {
+        Self {
+            rt,
+            server,
+            remote: None,
+        }
+    }
+
+    /// The same service for a connection from `remote` (the Socket.IO handshake's
+    /// address).
+    pub fn with_remote(mut self, remote: Option<SocketAddr>) -> Self {
+        self.remote = remote;
+        self
     }
 }
 
-impl<R: Runtime> hyper::service::Service<Request<Incoming>> for EngineIoService<R> {
+impl<R: Runtime, S: HttpServer> hyper::service::Service<Request<Incoming>> for HttpService<R, S> {
     type Response = Response<Body>;
     type Error = Infallible;
     type Future = Pin<Box<dyn Future<Output = Result<Response<Body>, Infallible>> + Send>>;
 
     fn call(&self, request: Request<Incoming>) -> Self::Future {
-        let rt = self.rt.clone();
-        let inner = self.server.inner.clone();
-        Box::pin(async move { Ok(handle(rt, inner, request).await) })
+        let answer = self
+            .server
+            .handle_request(self.rt.clone(), self.remote, request);
+        Box::pin(async move { Ok(answer.await) })
     }
 }
 
 /// Serves one client connection (any IO hyper can run on) until it closes, with
 /// WebSocket upgrades. Runtime crates call it for each accepted connection.
-pub async fn serve_connection<R, I>(rt: R, io: I, server: EngineIoServer)
+pub async fn serve_connection<R, I, S>(rt: R, io: I, server: S)
 where
     R: Runtime,
     I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+    S: HttpServer,
 {
-    let service = EngineIoService::new(rt.clone(), server);
+    serve_connection_from(rt, io, None, server).await;
+}
+
+/// [`serve_connection`] for a connection from `remote`.
+pub async fn serve_connection_from<R, I, S>(rt: R, io: I, remote: Option<SocketAddr>, server: S)
+where
+    R: Runtime,
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+    S: HttpServer,
+{
+    let service = HttpService::new(rt.clone(), server).with_remote(remote);
     let connection = hyper::server::conn::http1::Builder::new()
         .timer(HyperTimer(rt))
         .serve_connection(io, service)
@@ -69,19 +156,28 @@ where
     }
 }
 
-/// Accepts connections from `incoming` and serves each in a task of its own, until the
-/// stream ends. Accept errors are logged; after one that is not about a single
-/// connection (such as running out of file descriptors) the loop pauses briefly.
-pub async fn serve<R, S, I>(rt: R, incoming: S, server: EngineIoServer) -> io::Result<()>
+/// Accepts connections from `incoming` (each with the peer's address when known) and
+/// serves each in a task of its own, until the stream ends. Accept errors are logged;
+/// after one that is not about a single connection (such as running out of file
+/// descriptors) the loop pauses briefly.
+pub async fn serve<R, T, I, S>(rt: R, incoming: T, server: S) -> io::Result<()>
 where
     R: Runtime,
-    S: Stream<Item = io::Result<I>>,
+    T: Stream<Item = io::Result<(I, Option<SocketAddr>)>>,
     I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+    S: HttpServer,
 {
     let mut incoming = std::pin::pin!(incoming);
     while let Some(accepted) = futures_lite::StreamExt::next(&mut incoming).await {
         match accepted {
-            Ok(io) => rt.spawn(serve_connection(rt.clone(), io, server.clone())),
+            Ok((io, remote)) => {
+                rt.spawn(serve_connection_from(
+                    rt.clone(),
+                    io,
+                    remote,
+                    server.clone(),
+                ));
+            }
             Err(error) if is_connection_error(&error) => {
                 tracing::debug!(%error, "accept failed");
             }
@@ -104,12 +200,14 @@ fn is_connection_error(error: &io::Error) -> bool {
     )
 }
 
-async fn handle<R: Runtime>(
+/// Answers one request for the server `inner`.
+pub(crate) async fn handle<R: Runtime, H: Host>(
     rt: R,
-    inner: Arc<Inner>,
+    inner: Arc<H>,
+    remote: Option<SocketAddr>,
     mut request: Request<Incoming>,
 ) -> Response<Body> {
-    if !request.uri().path().starts_with(inner.path.as_str()) {
+    if !request.uri().path().starts_with(inner.path()) {
         return plain(StatusCode::NOT_FOUND, "Not Found");
     }
     let method = match *request.method() {
@@ -144,20 +242,25 @@ async fn handle<R: Runtime>(
                 },
             };
             let session = *session;
-            let Some((app, http, commands)) = inner.open(&session).await else {
+            tracing::debug!(sid = session.sid(), transport = ?session.transport(), "session opened");
+            let open = OpenRequest {
+                headers: request.headers().clone(),
+                uri: request.uri().clone(),
+                remote,
+            };
+            let Some(opened) = inner.open(session, open).await else {
                 return to_response(Endpoint::unknown_sid());
             };
-            let sid = session.sid().to_owned();
-            tracing::debug!(sid, transport = ?session.transport(), "session opened");
-            let ws_config = inner.ws_config;
+            let ws_config = inner.ws_config();
+            let registry: Arc<dyn Registry> = inner;
             let driver = Driver::new(
                 rt.clone(),
-                session,
-                app,
+                opened.session,
+                opened.app,
                 initial,
-                http,
-                commands,
-                inner,
+                opened.http,
+                opened.commands,
+                registry,
                 ws_config,
             );
             rt.spawn(driver);
@@ -168,7 +271,7 @@ async fn handle<R: Runtime>(
             }
         }
         Decision::Existing { sid } => {
-            let Some(route) = inner.session(&sid) else {
+            let Some(route) = inner.route(&sid) else {
                 return to_response(Endpoint::unknown_sid());
             };
             if websocket {
@@ -185,7 +288,7 @@ async fn handle<R: Runtime>(
             let (reply, answer) = oneshot::channel();
             let input = match method {
                 Method::Post => {
-                    let limit = inner.config.max_payload;
+                    let limit = inner.max_payload();
                     match read_body(request.into_body(), limit).await {
                         Ok(body) => HttpInput::Post(body, reply),
                         Err(error) => {

@@ -21,6 +21,7 @@
 //! close), whatever its transport (long-polling, WebSocket, or polling upgraded to
 //! WebSocket).
 
+pub mod adapter;
 mod driver;
 mod engineio;
 mod error;
@@ -28,6 +29,7 @@ mod http;
 mod io;
 mod runtime;
 mod session;
+pub mod socketio;
 #[cfg(feature = "test-support")]
 pub mod test_support;
 
@@ -38,7 +40,10 @@ pub use error::Error;
 pub use halyard_engine::engineio::{
     CloseReason, Frame, OverflowPolicy, ServerConfig, TransportKind,
 };
-pub use http::{Body, EngineIoService, serve, serve_connection};
+pub use http::{
+    Body, EngineIoService, HttpServer, HttpService, ResponseFuture, serve, serve_connection,
+    serve_connection_from,
+};
 pub use io::HyperIo;
 pub use runtime::Runtime;
 pub use session::TransportSession;

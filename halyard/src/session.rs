@@ -5,6 +5,7 @@ use std::time::Instant;
 use bytes::Bytes;
 use halyard_engine::engineio::server::{ServerSession, ServerTransmit};
 use halyard_engine::engineio::{Error as EngineError, Frame, RequestId};
+use halyard_engine::socketio::server::Connection;
 
 /// The transport inputs and outputs of a sans-IO server session: what the connection
 /// driver feeds and drains, whatever the session is.
@@ -68,5 +69,38 @@ impl TransportSession for ServerSession {
     }
     fn poll_timeout(&self) -> Option<Instant> {
         ServerSession::poll_timeout(self)
+    }
+}
+
+impl TransportSession for Connection {
+    fn sid(&self) -> &str {
+        Connection::eio_sid(self)
+    }
+    fn handle_poll(&mut self, now: Instant) -> RequestId {
+        Connection::handle_poll(self, now)
+    }
+    fn handle_post(&mut self, now: Instant, body: Bytes) -> RequestId {
+        Connection::handle_post(self, now, body)
+    }
+    fn handle_request_aborted(&mut self, now: Instant, id: RequestId) -> Result<(), EngineError> {
+        Connection::handle_request_aborted(self, now, id)
+    }
+    fn handle_ws_open(&mut self, now: Instant) -> Result<(), EngineError> {
+        Connection::handle_ws_open(self, now)
+    }
+    fn handle_ws_frame(&mut self, now: Instant, frame: Frame) {
+        Connection::handle_ws_frame(self, now, frame)
+    }
+    fn handle_ws_closed(&mut self, now: Instant) {
+        Connection::handle_ws_closed(self, now)
+    }
+    fn handle_timeout(&mut self, now: Instant) {
+        Connection::handle_timeout(self, now)
+    }
+    fn poll_transmit(&mut self) -> Option<ServerTransmit> {
+        Connection::poll_transmit(self)
+    }
+    fn poll_timeout(&self) -> Option<Instant> {
+        Connection::poll_timeout(self)
     }
 }

@@ -66,13 +66,14 @@ impl Future for SmolSleep {
     }
 }
 
-/// Serves `server` on every connection `listener` accepts, spawning on smol's global
-/// executor. Runs until the future is dropped.
-pub async fn serve(listener: TcpListener, server: EngineIoServer) -> io::Result<()> {
+/// Serves `server` (an [`EngineIoServer`] or a Socket.IO [`socketio::Server`]) on every
+/// connection `listener` accepts, spawning on smol's global executor. Runs until the
+/// future is dropped.
+pub async fn serve(listener: TcpListener, server: impl HttpServer) -> io::Result<()> {
     let incoming = futures_lite::stream::unfold(listener, |listener| async move {
-        let accepted = listener.accept().await.map(|(stream, _)| {
+        let accepted = listener.accept().await.map(|(stream, remote)| {
             let _ = stream.set_nodelay(true);
-            FuturesIo::new(stream)
+            (FuturesIo::new(stream), Some(remote))
         });
         Some((accepted, listener))
     });

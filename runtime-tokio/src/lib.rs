@@ -67,13 +67,14 @@ impl halyard::Runtime for TokioRuntime {
     }
 }
 
-/// Serves `server` on every connection `listener` accepts, on the current tokio runtime.
-/// Runs until the task is dropped.
-pub async fn serve(listener: TcpListener, server: EngineIoServer) -> io::Result<()> {
+/// Serves `server` (an [`EngineIoServer`] or a Socket.IO [`socketio::Server`]) on every
+/// connection `listener` accepts, on the current tokio runtime. Runs until the task is
+/// dropped.
+pub async fn serve(listener: TcpListener, server: impl HttpServer) -> io::Result<()> {
     let incoming = futures_lite::stream::unfold(listener, |listener| async move {
-        let accepted = listener.accept().await.map(|(stream, _)| {
+        let accepted = listener.accept().await.map(|(stream, remote)| {
             let _ = stream.set_nodelay(true);
-            TokioIo::new(stream)
+            (TokioIo::new(stream), Some(remote))
         });
         Some((accepted, listener))
     });

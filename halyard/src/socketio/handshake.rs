@@ -1,0 +1,143 @@
+//! What a socket knows about how its client connected (socket.io's `socket.handshake`).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use halyard_protocol::socketio::RawJson;
+use serde::Deserialize;
+
+/// The request that opened the connection, and the auth payload of the namespace
+/// CONNECT (socket.io's `socket.handshake`). Cheap to clone.
+///
+/// ```
+/// # fn f(handshake: &halyard::socketio::Handshake) {
+/// #[derive(serde::Deserialize)]
+/// struct Auth { token: String }
+/// let token = handshake.auth_as::<Auth>().map(|a| a.token).ok();
+/// let lang = handshake.query_param("lang");
+/// let agent = handshake.header("user-agent");
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct Handshake {
+    conn: Arc<ConnInfo>,
+    auth: RawJson,
+}
+
+#[derive(Debug)]
+pub(crate) struct ConnInfo {
+    pub(crate) headers: http::HeaderMap,
+    pub(crate) uri: http::Uri,
+    pub(crate) address: Option<SocketAddr>,
+    pub(crate) issued: SystemTime,
+}
+
+impl std::fmt::Debug for Handshake {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Handshake")
+            .field("url", &self.conn.uri)
+            .field("address", &self.conn.address)
+            .field("auth", &self.auth)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Handshake {
+    pub(crate) fn new(conn: Arc<ConnInfo>, auth: RawJson) -> Self {
+        Self { conn, auth }
+    }
+
+    /// The headers of the first HTTP request of the connection.
+    pub fn headers(&self) -> &http::HeaderMap {
+        &self.conn.headers
+    }
+
+    /// One header, if present and text.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.conn.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// The request URL (path and query) of the first request.
+    pub fn url(&self) -> &http::Uri {
+        &self.conn.uri
+    }
+
+    /// The raw query string of the first request (`EIO=4&transport=polling&…`).
+    pub fn query(&self) -> &str {
+        self.conn.uri.query().unwrap_or("")
+    }
+
+    /// One query parameter, percent-decoded (`+` as a space).
+    pub fn query_param(&self, name: &str) -> Option<String> {
+        self.query().split('&').find_map(|pair| {
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            (decode(key) == name).then(|| decode(value))
+        })
+    }
+
+    /// The client's address, when the accept loop knows it.
+    pub fn address(&self) -> Option<SocketAddr> {
+        self.conn.address
+    }
+
+    /// When the connection was opened.
+    pub fn issued(&self) -> SystemTime {
+        self.conn.issued
+    }
+
+    /// The auth payload the client sent with its CONNECT (`{}` when none).
+    pub fn auth(&self) -> &RawJson {
+        &self.auth
+    }
+
+    /// The auth payload, deserialized.
+    pub fn auth_as<'a, T: Deserialize<'a>>(&'a self) -> Result<T, serde_json::Error> {
+        self.auth.deserialize()
+    }
+}
+
+/// Percent-decoding of a query component (invalid escapes are kept as they are).
+fn decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() && text.is_char_boundary(i + 3) => {
+                match u8::from_str_radix(&text[i + 1..i + 3], 16) {
+                    Ok(byte) => {
+                        out.push(byte);
+                        i += 2;
+                    }
+                    Err(_) => out.push(b'%'),
+                }
+            }
+            byte => out.push(byte),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_params_are_decoded() {
+        let conn = Arc::new(ConnInfo {
+            headers: http::HeaderMap::new(),
+            uri: "/socket.io/?EIO=4&name=a%20b+c&x=%zz&y".parse().unwrap(),
+            address: None,
+            issued: SystemTime::now(),
+        });
+        let h = Handshake::new(conn, RawJson::new("{}").unwrap());
+        assert_eq!(h.query_param("name").as_deref(), Some("a b c"));
+        assert_eq!(h.query_param("x").as_deref(), Some("%zz"));
+        assert_eq!(h.query_param("y").as_deref(), Some(""));
+        assert_eq!(h.query_param("EIO").as_deref(), Some("4"));
+        assert_eq!(h.query_param("nope"), None);
+    }
+}

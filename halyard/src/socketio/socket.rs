@@ -1,0 +1,596 @@
+//! [`Socket`]: one client's connection to one namespace, with its handlers.
+
+use std::collections::HashMap;
+use std::fmt::Display;
+use std::future::Future;
+use std::marker::PhantomData;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use futures_channel::oneshot;
+use halyard_engine::socketio::server::{BroadcastOptions, EmitToOptions};
+use halyard_protocol::socketio::{Args, Event};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::conn::{AckReply, Command};
+use super::handshake::Handshake;
+use super::operator::{BroadcastOperator, NspTarget};
+use super::server::ServerInner;
+use super::{DisconnectReason, Error};
+use crate::adapter::BoxFuture;
+
+/// One client's socket on one namespace (socket.io's server-side `Socket`). Cheap to
+/// clone; every clone is the same socket.
+///
+/// Handlers registered with [`on`](Self::on) run in the task of the socket's
+/// connection, one at a time, in the order the events arrived.
+///
+/// ```no_run
+/// # use halyard::socketio::{AckSender, Socket};
+/// # fn f(socket: Socket) {
+/// socket.on("ping", |socket: Socket, (n,): (u32,)| async move {
+///     socket.emit("pong", &n).await
+/// });
+/// socket.on_with_ack("sum", |_s: Socket, (a, b): (i64, i64), ack: AckSender| async move {
+///     ack.send(&(a + b)).await
+/// });
+/// socket.on_disconnect(|socket: Socket, reason| async move {
+///     tracing::info!(id = socket.id(), %reason, "gone");
+/// });
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct Socket {
+    inner: Arc<SocketInner>,
+}
+
+pub(crate) struct SocketInner {
+    pub(crate) id: String,
+    pub(crate) nsp: String,
+    pub(crate) pid: Option<String>,
+    pub(crate) recovered: bool,
+    pub(crate) handshake: Handshake,
+    pub(crate) eio: Arc<str>,
+    pub(crate) commands: async_channel::Sender<Command>,
+    pub(crate) server: Arc<ServerInner>,
+    pub(crate) connected: AtomicBool,
+    handlers: Mutex<HashMap<String, Arc<dyn ErasedHandler>>>,
+    on_disconnecting: Mutex<Vec<Arc<dyn ErasedDisconnect>>>,
+    on_disconnect: Mutex<Vec<Arc<dyn ErasedDisconnect>>>,
+}
+
+impl std::fmt::Debug for Socket {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Socket")
+            .field("id", &self.inner.id)
+            .field("nsp", &self.inner.nsp)
+            .field("connected", &self.connected())
+            .finish_non_exhaustive()
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// What a handler's future may return: `()`, or a `Result` whose error is logged with
+/// `tracing::warn!`.
+pub trait HandlerResult: Send {
+    /// Reports the outcome of the handler of `event` on `socket`.
+    fn report(self, socket: &Socket, event: &str);
+}
+
+impl HandlerResult for () {
+    fn report(self, _: &Socket, _: &str) {}
+}
+
+impl<T: Send, E: Display + Send> HandlerResult for Result<T, E> {
+    fn report(self, socket: &Socket, event: &str) {
+        if let Err(error) = self {
+            tracing::warn!(sid = socket.id(), nsp = socket.nsp(), event, %error, "handler failed");
+        }
+    }
+}
+
+pub(crate) trait ErasedHandler: Send + Sync + 'static {
+    fn call(&self, socket: Socket, event: Event, ack: Option<AckSender>) -> BoxFuture<'static, ()>;
+}
+
+pub(crate) trait ErasedDisconnect: Send + Sync + 'static {
+    fn call(&self, socket: Socket, reason: DisconnectReason) -> BoxFuture<'static, ()>;
+}
+
+struct Plain<F, T>(F, PhantomData<fn() -> T>);
+struct WithAck<F, T>(F, PhantomData<fn() -> T>);
+struct OnLeave<F>(F);
+
+impl<F, T, Fut> ErasedHandler for Plain<F, T>
+where
+    F: Fn(Socket, T) -> Fut + Send + Sync + 'static,
+    Fut: Future + Send + 'static,
+    Fut::Output: HandlerResult,
+    T: DeserializeOwned + Send + 'static,
+{
+    fn call(&self, socket: Socket, event: Event, ack: Option<AckSender>) -> BoxFuture<'static, ()> {
+        match event.args::<T>() {
+            Ok(args) => {
+                let future = (self.0)(socket.clone(), args);
+                let name = event.name().to_owned();
+                Box::pin(async move { future.await.report(&socket, &name) })
+            }
+            Err(error) => bad_args(socket, &event, &error, ack),
+        }
+    }
+}
+
+impl<F, T, Fut> ErasedHandler for WithAck<F, T>
+where
+    F: Fn(Socket, T, AckSender) -> Fut + Send + Sync + 'static,
+    Fut: Future + Send + 'static,
+    Fut::Output: HandlerResult,
+    T: DeserializeOwned + Send + 'static,
+{
+    fn call(&self, socket: Socket, event: Event, ack: Option<AckSender>) -> BoxFuture<'static, ()> {
+        match event.args::<T>() {
+            Ok(args) => {
+                // An event sent without an ack still runs the handler; its answer goes
+                // nowhere.
+                let ack = ack.unwrap_or_else(|| AckSender::none(socket.clone()));
+                let future = (self.0)(socket.clone(), args, ack);
+                let name = event.name().to_owned();
+                Box::pin(async move { future.await.report(&socket, &name) })
+            }
+            Err(error) => bad_args(socket, &event, &error, ack),
+        }
+    }
+}
+
+impl<F, Fut> ErasedDisconnect for OnLeave<F>
+where
+    F: Fn(Socket, DisconnectReason) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    fn call(&self, socket: Socket, reason: DisconnectReason) -> BoxFuture<'static, ()> {
+        Box::pin((self.0)(socket, reason))
+    }
+}
+
+/// Arguments that do not fit the handler: a warning, and when the client waits for an
+/// ack, an ack with `{"error": "…"}` as its one argument (never a silent drop).
+fn bad_args(
+    socket: Socket,
+    event: &Event,
+    error: &serde_json::Error,
+    ack: Option<AckSender>,
+) -> BoxFuture<'static, ()> {
+    let name = event.name().to_owned();
+    tracing::warn!(
+        sid = socket.id(),
+        nsp = socket.nsp(),
+        event = name,
+        args = event.data().json(),
+        %error,
+        "event arguments do not match the handler"
+    );
+    let message = format!("invalid arguments for event {name:?}: {error}");
+    Box::pin(async move {
+        if let Some(ack) = ack {
+            let _ = ack.send(&serde_json::json!({ "error": message })).await;
+        }
+    })
+}
+
+impl Socket {
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn new(
+        id: String,
+        nsp: String,
+        pid: Option<String>,
+        recovered: bool,
+        handshake: Handshake,
+        eio: Arc<str>,
+        commands: async_channel::Sender<Command>,
+        server: Arc<ServerInner>,
+    ) -> Self {
+        Self {
+            inner: Arc::new(SocketInner {
+                id,
+                nsp,
+                pid,
+                recovered,
+                handshake,
+                eio,
+                commands,
+                server,
+                connected: AtomicBool::new(true),
+                handlers: Mutex::new(HashMap::new()),
+                on_disconnecting: Mutex::new(Vec::new()),
+                on_disconnect: Mutex::new(Vec::new()),
+            }),
+        }
+    }
+
+    pub(crate) fn inner(&self) -> &SocketInner {
+        &self.inner
+    }
+
+    pub(crate) fn commands(&self) -> &async_channel::Sender<Command> {
+        &self.inner.commands
+    }
+
+    /// Whether both handles are the same socket on the same connection.
+    pub(crate) fn same_connection(&self, eio: &str) -> bool {
+        &*self.inner.eio == eio
+    }
+
+    pub(crate) fn handler(&self, event: &str) -> Option<Arc<dyn ErasedHandler>> {
+        lock(&self.inner.handlers).get(event).cloned()
+    }
+
+    pub(crate) fn disconnecting_handlers(&self) -> Vec<Arc<dyn ErasedDisconnect>> {
+        lock(&self.inner.on_disconnecting).clone()
+    }
+
+    pub(crate) fn disconnect_handlers(&self) -> Vec<Arc<dyn ErasedDisconnect>> {
+        lock(&self.inner.on_disconnect).clone()
+    }
+
+    pub(crate) fn set_disconnected(&self) {
+        self.inner.connected.store(false, Ordering::Release);
+    }
+
+    /// The socket id (socket.io's `socket.id`; not the Engine.IO session id). A
+    /// recovered socket keeps its id.
+    pub fn id(&self) -> &str {
+        &self.inner.id
+    }
+
+    /// The namespace.
+    pub fn nsp(&self) -> &str {
+        &self.inner.nsp
+    }
+
+    /// How the client connected (headers, query, address, auth).
+    pub fn handshake(&self) -> &Handshake {
+        &self.inner.handshake
+    }
+
+    /// Whether the socket resumed a session saved by connection state recovery
+    /// (socket.io's `socket.recovered`): same id, same rooms, missed events replayed.
+    pub fn recovered(&self) -> bool {
+        self.inner.recovered
+    }
+
+    /// Whether the socket is still connected.
+    pub fn connected(&self) -> bool {
+        self.inner.connected.load(Ordering::Acquire)
+    }
+
+    /// Handles the event `event`: `handler(socket, args)` where `args: T` is read with
+    /// the tuple rule (`(A,)` for one argument). Replaces an earlier handler of the same
+    /// event. Arguments that do not fit `T` are logged with `tracing::warn!` and, if
+    /// the client asked for an ack, answered with `{"error": "…"}`.
+    pub fn on<T, F, Fut>(&self, event: impl Into<String>, handler: F)
+    where
+        F: Fn(Socket, T) -> Fut + Send + Sync + 'static,
+        Fut: Future + Send + 'static,
+        Fut::Output: HandlerResult,
+        T: DeserializeOwned + Send + 'static,
+    {
+        let handler: Arc<dyn ErasedHandler> = Arc::new(Plain(handler, PhantomData));
+        lock(&self.inner.handlers).insert(event.into(), handler);
+    }
+
+    /// Handles the event `event` with an ack responder: `handler(socket, args, ack)`;
+    /// answer with [`AckSender::send`] (socket.io's callback as the last argument).
+    pub fn on_with_ack<T, F, Fut>(&self, event: impl Into<String>, handler: F)
+    where
+        F: Fn(Socket, T, AckSender) -> Fut + Send + Sync + 'static,
+        Fut: Future + Send + 'static,
+        Fut::Output: HandlerResult,
+        T: DeserializeOwned + Send + 'static,
+    {
+        let handler: Arc<dyn ErasedHandler> = Arc::new(WithAck(handler, PhantomData));
+        lock(&self.inner.handlers).insert(event.into(), handler);
+    }
+
+    /// Removes the handler of `event`.
+    pub fn off(&self, event: &str) {
+        lock(&self.inner.handlers).remove(event);
+    }
+
+    /// Runs `handler(socket, reason)` when the socket leaves, while its rooms are still
+    /// there (socket.io's `disconnecting`).
+    pub fn on_disconnecting<F, Fut>(&self, handler: F)
+    where
+        F: Fn(Socket, DisconnectReason) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        lock(&self.inner.on_disconnecting).push(Arc::new(OnLeave(handler)));
+    }
+
+    /// Runs `handler(socket, reason)` once the socket has left (socket.io's
+    /// `disconnect`; `reason.as_str()` is socket.io's reason string).
+    pub fn on_disconnect<F, Fut>(&self, handler: F)
+    where
+        F: Fn(Socket, DisconnectReason) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        lock(&self.inner.on_disconnect).push(Arc::new(OnLeave(handler)));
+    }
+
+    fn emitter(&self) -> SocketEmitter {
+        SocketEmitter {
+            socket: self.clone(),
+            timeout: None,
+            volatile: false,
+        }
+    }
+
+    /// Emits `event` to this client with `args` (tuple rule). Waits for room in the
+    /// connection's queue.
+    pub fn emit<T: Serialize + ?Sized>(
+        &self,
+        event: &str,
+        args: &T,
+    ) -> impl Future<Output = Result<(), Error>> + Send + 'static {
+        self.emitter().emit(event, args)
+    }
+
+    /// Emits `event` and waits for the client's ack, read as `R` (tuple rule). Without
+    /// [`timeout`](Self::timeout) it waits as long as the socket lives.
+    pub fn emit_with_ack<T: Serialize + ?Sized, R: DeserializeOwned + Send + 'static>(
+        &self,
+        event: &str,
+        args: &T,
+    ) -> impl Future<Output = Result<R, Error>> + Send + 'static {
+        self.emitter().emit_with_ack(event, args)
+    }
+
+    /// An emit that waits at most `timeout` for its ack (socket.io's
+    /// `socket.timeout(ms)`), failing with [`Error::Timeout`].
+    pub fn timeout(&self, timeout: Duration) -> SocketEmitter {
+        self.emitter().timeout(timeout)
+    }
+
+    /// An emit dropped if the transport is not writable now (socket.io's
+    /// `socket.volatile`).
+    pub fn volatile(&self) -> SocketEmitter {
+        self.emitter().volatile()
+    }
+
+    /// Joins `room` (socket.io's `socket.join`; local, effective at once).
+    pub fn join(&self, room: impl AsRef<str>) {
+        self.join_all([room]);
+    }
+
+    /// Joins each of `rooms`.
+    pub fn join_all<I: IntoIterator<Item = S>, S: AsRef<str>>(&self, rooms: I) {
+        let mut state = self.inner.server.local.state();
+        if let Some(namespace) = state.namespaces.get_mut(self.nsp())
+            && namespace.rooms().contains_socket(self.id())
+        {
+            let rooms: Vec<S> = rooms.into_iter().collect();
+            namespace
+                .rooms_mut()
+                .join_all(self.id(), rooms.iter().map(AsRef::as_ref));
+        }
+    }
+
+    /// Leaves `room`.
+    pub fn leave(&self, room: &str) {
+        let mut state = self.inner.server.local.state();
+        if let Some(namespace) = state.namespaces.get_mut(self.nsp()) {
+            namespace.rooms_mut().leave(self.id(), room);
+        }
+    }
+
+    /// Leaves every room but its own.
+    pub fn leave_all(&self) {
+        for room in self.rooms() {
+            if room != self.id() {
+                self.leave(&room);
+            }
+        }
+    }
+
+    /// The rooms of the socket, its own room (its id) included.
+    pub fn rooms(&self) -> Vec<String> {
+        let state = self.inner.server.local.state();
+        state
+            .namespaces
+            .get(self.nsp())
+            .map(|n| n.rooms().rooms_of(self.id()).map(str::to_owned).collect())
+            .unwrap_or_default()
+    }
+
+    fn operator(&self) -> BroadcastOperator {
+        BroadcastOperator::new(
+            self.inner.server.clone(),
+            NspTarget::Named(self.inner.nsp.clone()),
+            BroadcastOptions::from_socket(self.id()),
+        )
+    }
+
+    /// A broadcast to the members of `room`, this socket excluded (socket.io's
+    /// `socket.to(room)`).
+    pub fn to(&self, room: impl Into<String>) -> BroadcastOperator {
+        self.operator().to(room)
+    }
+
+    /// Same as [`to`](Self::to).
+    pub fn in_(&self, room: impl Into<String>) -> BroadcastOperator {
+        self.to(room)
+    }
+
+    /// A broadcast to every socket of the namespace but this one and the members of
+    /// `room`.
+    pub fn except(&self, room: impl Into<String>) -> BroadcastOperator {
+        self.operator().except(room)
+    }
+
+    /// A broadcast to every socket of the namespace but this one (socket.io's
+    /// `socket.broadcast`).
+    pub fn broadcast(&self) -> BroadcastOperator {
+        self.operator()
+    }
+
+    /// Disconnects the socket (socket.io's `socket.disconnect(close)`): the client gets
+    /// `io server disconnect`; with `close`, the whole connection closes (every
+    /// namespace of it).
+    pub async fn disconnect(&self, close: bool) -> Result<(), Error> {
+        let command = match close {
+            true => Command::Close,
+            false => Command::Disconnect {
+                nsp: self.inner.nsp.clone(),
+            },
+        };
+        self.send_command(command).await
+    }
+
+    /// Closes the underlying Engine.IO connection without a DISCONNECT packet
+    /// (socket.io's `socket.conn.close()`): the client sees a transport close and
+    /// reconnects, and with connection state recovery the session is kept for it.
+    pub async fn close_connection(&self) -> Result<(), Error> {
+        self.send_command(Command::CloseTransport).await
+    }
+
+    async fn send_command(&self, command: Command) -> Result<(), Error> {
+        self.inner
+            .commands
+            .send(command)
+            .await
+            .map_err(|_| Error::Closed)
+    }
+}
+
+/// A per-socket emit with options (socket.io's `socket.timeout(ms)`,
+/// `socket.volatile`).
+#[derive(Debug, Clone)]
+#[must_use = "an emitter does nothing until emit is called"]
+pub struct SocketEmitter {
+    socket: Socket,
+    timeout: Option<Duration>,
+    volatile: bool,
+}
+
+impl SocketEmitter {
+    /// Waits at most `timeout` for the ack.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// Drops the packet if the transport is not writable now.
+    pub fn volatile(mut self) -> Self {
+        self.volatile = true;
+        self
+    }
+
+    fn options(&self, ack: bool) -> EmitToOptions {
+        EmitToOptions {
+            ack,
+            timeout: self.timeout,
+            volatile: self.volatile,
+        }
+    }
+
+    fn command(&self, event: Event, ack: bool, reply: Option<AckReply>) -> Command {
+        Command::Emit {
+            nsp: self.socket.inner.nsp.clone(),
+            sid: self.socket.inner.id.clone(),
+            event,
+            opts: self.options(ack),
+            reply,
+        }
+    }
+
+    /// Emits `event` with `args` (tuple rule).
+    pub fn emit<T: Serialize + ?Sized>(
+        self,
+        event: &str,
+        args: &T,
+    ) -> impl Future<Output = Result<(), Error>> + Send + 'static {
+        let event = Event::new(event, args);
+        async move {
+            if !self.socket.connected() {
+                return Err(Error::Closed);
+            }
+            let command = self.command(event?, false, None);
+            self.socket.send_command(command).await
+        }
+    }
+
+    /// Emits `event` and waits for the ack, read as `R` (tuple rule: `(A,)` for one
+    /// argument).
+    pub fn emit_with_ack<T: Serialize + ?Sized, R: DeserializeOwned + Send + 'static>(
+        self,
+        event: &str,
+        args: &T,
+    ) -> impl Future<Output = Result<R, Error>> + Send + 'static {
+        let event = Event::new(event, args);
+        async move {
+            if !self.socket.connected() {
+                return Err(Error::Closed);
+            }
+            let (tx, rx) = oneshot::channel();
+            let command = self.command(event?, true, Some(tx));
+            self.socket.send_command(command).await?;
+            let args = rx.await.map_err(|_| Error::Closed)??;
+            args.deserialize::<R>()
+                .map_err(|error| Error::Args(error.to_string()))
+        }
+    }
+}
+
+/// Answers one event's ack (socket.io's callback). Dropping it without sending leaves
+/// the client waiting (until its own timeout).
+#[derive(Debug)]
+#[must_use = "the client waits for this ack"]
+pub struct AckSender {
+    socket: Socket,
+    ack_id: Option<u64>,
+}
+
+impl AckSender {
+    pub(crate) fn new(socket: Socket, ack_id: u64) -> Self {
+        Self {
+            socket,
+            ack_id: Some(ack_id),
+        }
+    }
+
+    fn none(socket: Socket) -> Self {
+        Self {
+            socket,
+            ack_id: None,
+        }
+    }
+
+    /// Whether the client asked for an ack.
+    pub fn is_requested(&self) -> bool {
+        self.ack_id.is_some()
+    }
+
+    /// Answers with `args` (tuple rule). Does nothing if the client did not ask.
+    pub fn send<T: Serialize + ?Sized>(
+        self,
+        args: &T,
+    ) -> impl Future<Output = Result<(), Error>> + Send + 'static {
+        let args = Args::new(args);
+        async move {
+            let Some(ack_id) = self.ack_id else {
+                return Ok(());
+            };
+            self.socket
+                .send_command(Command::Ack {
+                    nsp: self.socket.inner.nsp.clone(),
+                    ack_id,
+                    args: args?,
+                })
+                .await
+        }
+    }
+}
