@@ -270,25 +270,19 @@ impl InMemoryAdapter {
             (rx, packet, targets, deadline)
         };
         Self::deliver(nsp, packet, targets).await;
-        let timer = self.timer.get().cloned();
         let mut rx = rx;
-        if let Some(timer) = timer {
-            let expired = futures_lite::future::or(
-                async {
-                    let _ = (&mut rx).await;
-                    false
-                },
-                async {
-                    timer.sleep_until(deadline).await;
-                    true
-                },
-            )
+        if let Some(timer) = self.timer.get().cloned() {
+            let answered = futures_lite::future::or(async { Some((&mut rx).await) }, async {
+                timer.sleep_until(deadline).await;
+                None
+            })
             .await;
-            if expired {
-                let mut state = self.state();
-                state.router.handle_timeout(timer.now().max(deadline));
-                state.finish_broadcast_acks();
+            if let Some(outcome) = answered {
+                return outcome.map_err(|_| Error::Closed);
             }
+            let mut state = self.state();
+            state.router.handle_timeout(timer.now().max(deadline));
+            state.finish_broadcast_acks();
         }
         rx.await.map_err(|_| Error::Closed)
     }

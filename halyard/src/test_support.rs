@@ -20,7 +20,7 @@ use halyard_protocol::engineio::Packet;
 use halyard_protocol::engineio::polling::decode_payload;
 use http_body_util::{BodyExt, Full};
 
-use crate::{CloseReason, EngineIoServer, HyperIo, Message, Runtime, TransportKind};
+use crate::{CloseReason, EngineIoServer, HttpServer, HyperIo, Message, Runtime, TransportKind};
 
 /// What a runtime crate provides to run the shared tests.
 pub trait Harness: Sized + 'static {
@@ -35,8 +35,9 @@ pub trait Harness: Sized + 'static {
     fn runtime(&self) -> Self::Runtime;
     /// Runs `future` to completion on the test thread.
     fn block_on<F: Future>(&self, future: F) -> F::Output;
-    /// Binds `127.0.0.1:0` and serves `server` in the background.
-    fn listen(&self, server: EngineIoServer) -> impl Future<Output = SocketAddr>;
+    /// Binds `127.0.0.1:0` and serves `server` (Engine.IO or Socket.IO) in the
+    /// background.
+    fn listen<S: HttpServer>(&self, server: S) -> impl Future<Output = SocketAddr>;
     /// Connects to `addr`.
     fn connect(addr: SocketAddr) -> impl Future<Output = io::Result<Self::Io>> + Send;
 }

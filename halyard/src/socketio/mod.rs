@@ -48,6 +48,8 @@ mod namespace;
 mod operator;
 mod server;
 mod socket;
+#[cfg(feature = "test-support")]
+pub mod test_support;
 
 use halyard_protocol::socketio::EncodeError;
 

@@ -370,9 +370,40 @@ impl<'de, T: Deserialize<'de>> Visitor<'de> for SkipThen<T> {
         for _ in 0..self.skip {
             seq.next_element::<IgnoredAny>()?;
         }
-        let value = T::deserialize(serde::de::value::SeqAccessDeserializer::new(&mut seq))?;
+        let value = T::deserialize(Rest(&mut seq))?;
         while seq.next_element::<IgnoredAny>()?.is_some() {}
         Ok(value)
+    }
+}
+
+/// The arguments left in the array, as one sequence: `()` (a unit or unit struct) reads
+/// as "no argument" (what is left is skipped, as for any shorter tuple), anything else
+/// reads the sequence.
+struct Rest<A>(A);
+
+impl<'de, A: SeqAccess<'de>> serde::Deserializer<'de> for Rest<A> {
+    type Error = A::Error;
+
+    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, A::Error> {
+        visitor.visit_seq(self.0)
+    }
+
+    fn deserialize_unit<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, A::Error> {
+        visitor.visit_unit()
+    }
+
+    fn deserialize_unit_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        visitor: V,
+    ) -> Result<V::Value, A::Error> {
+        visitor.visit_unit()
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes
+        byte_buf option newtype_struct seq tuple tuple_struct map struct enum identifier
+        ignored_any
     }
 }
 
@@ -385,6 +416,19 @@ mod tests {
     struct Msg {
         user: String,
         text: String,
+    }
+
+    #[test]
+    fn unit_reads_no_argument() {
+        let event = Event::new("ping", &()).unwrap();
+        event.args::<()>().unwrap();
+        let event = Event::new("ping", &(1, "x")).unwrap();
+        event.args::<()>().unwrap();
+        assert_eq!(event.args::<(u8,)>().unwrap(), (1,));
+        #[derive(Deserialize)]
+        struct Nothing;
+        let Nothing = event.args::<Nothing>().unwrap();
+        Args::empty().deserialize::<()>().unwrap();
     }
 
     #[test]

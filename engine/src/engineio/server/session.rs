@@ -567,9 +567,17 @@ impl ServerSession {
             }
             TransportKind::Polling => {
                 let Some(get) = self.get else { return };
-                if let Some(reason) = closing {
-                    let mut frames = self.queue.drain_all();
-                    frames.push(Packet::Close.encode());
+                if closing.is_some() && !self.queue.is_empty() {
+                    // What is queued goes first, and the close with the next poll, as
+                    // engine.io drains its write buffer before closing: socket.io-client
+                    // handles decoded packets a tick later than a close in the same
+                    // payload, so a DISCONNECT sent with the close would be reported as
+                    // "transport close" (the close timer still bounds the wait).
+                    let frames = self.queue.drain_all();
+                    self.get = None;
+                    self.respond(get, HttpResponse::payload(encode_payload(&frames)));
+                } else if let Some(reason) = closing {
+                    let frames = [Packet::Close.encode()];
                     self.get = None;
                     self.respond(get, HttpResponse::payload(encode_payload(&frames)));
                     self.finish_close(reason);
