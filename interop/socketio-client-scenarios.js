@@ -7,7 +7,7 @@
 // MODE: "polling" (long-polling only), "websocket" (WebSocket only) or "upgrade"
 // (polling, then the upgrade to WebSocket; scenarios start once upgraded).
 // SCENARIO: namespaces | middleware | binary | acks | rooms | disconnect | reconnect |
-// recovery. Exits 0 on success, 1 with the failing check on stderr (15 s at most).
+// server | recovery. Exits 0 on success, 1 with the failing check on stderr (15 s at most).
 "use strict";
 
 const { io, Manager } = require("socket.io-client");
@@ -202,6 +202,27 @@ const scenarios = {
     check(!socket.recovered, "no recovery when it is off");
     same(await socket.emitWithAck("sum", 1, 1), 2, "works after reconnection");
     socket.disconnect();
+  },
+
+  // Server-wide operations and the handshake.
+  async server() {
+    const a = await client("/", { query: { lang: "fr" }, extraHeaders: { "x-halyard": "yes" } });
+    const b = await client();
+    same(await a.emitWithAck("whoami"), { lang: "fr", header: "yes", address: true, recovered: false }, "handshake");
+    const everyone = [a, b].map((s) => next(s, "everyone"));
+    await a.emitWithAck("io-emit", "hello all");
+    same((await Promise.all(everyone)).map((args) => args[0]), ["hello all", "hello all"], "io.emit");
+    await b.emitWithAck("join", "doomed");
+    const bReason = next(b, "disconnect");
+    await a.emitWithAck("disconnect-room", "doomed");
+    same((await bReason)[0], "io server disconnect", "io.in(room).disconnectSockets()");
+    same(await a.emitWithAck("count"), 1, "one socket left");
+    const aReason = next(a, "disconnect");
+    a.emit("shutdown");
+    same((await aReason)[0], "transport close", "io.close()");
+    const [err] = await next(a, "connect_error");
+    check(err instanceof Error, "a closed server refuses new connections");
+    a.close();
   },
 
   // Connection state recovery: same id, rooms kept, missed events delivered.

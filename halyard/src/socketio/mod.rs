@@ -40,7 +40,7 @@
 //! Arguments follow the protocol crate's tuple rule both ways: a Rust tuple is a list
 //! of arguments, `()` is none, any other value is one argument. A handler's argument
 //! type is read with `Event::args::<T>()`, so it is a tuple: `(A,)` for one argument,
-//! `(A, B)` for two. Bytes travel as [`Binary`](halyard_protocol::Binary).
+//! `(A, B)` for two. Bytes travel as [`Binary`].
 
 pub(crate) mod conn;
 mod handshake;

@@ -26,6 +26,7 @@ macro_rules! socketio_tests {
         $crate::socketio_scenario!($harness, $interop, rooms);
         $crate::socketio_scenario!($harness, $interop, disconnect);
         $crate::socketio_scenario!($harness, $interop, reconnect);
+        $crate::socketio_scenario!($harness, $interop, server);
         $crate::socketio_scenario!($harness, $interop, recovery);
     };
 }
@@ -93,8 +94,12 @@ struct Inner {
 ///   except, msg)` to the room but the sender and `except`; `announce(room, msg)` to
 ///   the room; `gather(room, except, to)` makes `room` minus `except` join `to`;
 ///   `count` acks the number of sockets; `kick(close)`; `drop` closes the transport;
-///   `drop-and-emit(room)` closes it then emits `missed` to the room. Every socket
-///   leaving is reported as `left(sid, reason)` to the room `observers`.
+///   `drop-and-emit(room)` closes it then emits `missed` to the room; `whoami` acks
+///   the handshake's `lang` query parameter, `x-halyard` header, whether the address is
+///   known, and `recovered`; `io-emit(text)` emits `everyone(text)` to all;
+///   `disconnect-room(room)` disconnects the room's sockets; `shutdown` closes the
+///   server. Every socket leaving is reported as `left(sid, reason)` to the room
+///   `observers`.
 pub fn app(recovery: bool) -> Server {
     let mut builder = Server::builder()
         .ping_interval(Duration::from_millis(1000))
@@ -253,6 +258,46 @@ fn handlers(io: &Server, socket: &Socket) {
             }
         },
     );
+    socket.on_with_ack(
+        "whoami",
+        |socket: Socket, (): (), ack: AckSender| async move {
+            let handshake = socket.handshake();
+            let who = serde_json::json!({
+                "lang": handshake.query_param("lang"),
+                "header": handshake.header("x-halyard"),
+                "address": handshake.address().is_some(),
+                "recovered": socket.recovered(),
+            });
+            ack.send(&who).await
+        },
+    );
+    let app = io.clone();
+    socket.on_with_ack(
+        "io-emit",
+        move |_: Socket, (text,): (String,), ack: AckSender| {
+            let io = app.clone();
+            async move {
+                io.emit("everyone", &text).await?;
+                ack.send(&()).await
+            }
+        },
+    );
+    let app = io.clone();
+    socket.on_with_ack(
+        "disconnect-room",
+        move |_: Socket, (room,): (String,), ack: AckSender| {
+            let io = app.clone();
+            async move {
+                io.in_(room).disconnect_sockets(false).await?;
+                ack.send(&()).await
+            }
+        },
+    );
+    let app = io.clone();
+    socket.on("shutdown", move |_: Socket, (): ()| {
+        let io = app.clone();
+        async move { io.close().await }
+    });
     let app = io.clone();
     socket.on_disconnect(move |socket: Socket, reason| {
         let io = app.clone();
