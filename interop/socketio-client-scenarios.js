@@ -168,6 +168,18 @@ const scenarios = {
     await sleep(150);
     same(announces.map((g) => g.length), [1, 1, 0], "socketsJoin(vip) with except");
     same(await a.emitWithAck("count"), 3, "fetchSockets");
+    same(await a.emitWithAck("my-rooms"), [a.id, "r", "vip"].sort(), "socket.rooms");
+    await a.emitWithAck("leave", "vip");
+    await a.emitWithAck("announce", "vip", "vips again");
+    await sleep(150);
+    same(announces.map((g) => g.length), [1, 2, 0], "socket.leave");
+    await a.emitWithAck("scatter", "r");
+    await a.emitWithAck("announce", "r", "nobody");
+    await sleep(150);
+    same(announces.map((g) => g.length), [1, 2, 0], "socketsLeave");
+    // A panicking handler ends its own run, not the connection.
+    a.emit("panic");
+    same(await a.emitWithAck("sum", 1, 2), 3, "alive after a handler panicked");
     for (const s of [a, b, c]) s.disconnect();
   },
 
@@ -268,10 +280,13 @@ const moreDisconnects = async () => {
   same((await closerReason)[0], "io server disconnect", "client reason for socket.disconnect(true)");
   same(await leftOf(closerId), "server namespace disconnect", "server reason for socket.disconnect(true)");
 
+  const leaving = record(observer, "leaving");
   const leaver = await client();
   const leaverId = leaver.id;
+  await leaver.emitWithAck("join", "some-room");
   leaver.disconnect();
   same(await leftOf(leaverId), "client namespace disconnect", "server reason for client disconnect()");
+  same(leaving.find(([sid]) => sid === leaverId), [leaverId, [leaverId, "some-room"].sort()], "rooms at disconnecting");
 
   const gone = await client("/", { reconnection: false });
   const goneId = gone.id;

@@ -455,9 +455,17 @@ impl Application for SioApp {
                 self.on_event(conn, event);
             }
             if let Some(current) = self.current.as_mut() {
-                match current.as_mut().poll(cx) {
-                    Poll::Ready(()) => self.current = None,
-                    Poll::Pending => break,
+                // A panicking handler ends its own run, not the connection.
+                let polled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    current.as_mut().poll(cx)
+                }));
+                match polled {
+                    Ok(Poll::Ready(())) => self.current = None,
+                    Ok(Poll::Pending) => break,
+                    Err(_) => {
+                        tracing::error!(eio = &*self.eio, "a handler panicked");
+                        self.current = None;
+                    }
                 }
             }
             match self.jobs.pop_front() {

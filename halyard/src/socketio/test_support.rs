@@ -98,8 +98,10 @@ struct Inner {
 ///   the handshake's `lang` query parameter, `x-halyard` header, whether the address is
 ///   known, and `recovered`; `io-emit(text)` emits `everyone(text)` to all;
 ///   `disconnect-room(room)` disconnects the room's sockets; `shutdown` closes the
-///   server. Every socket leaving is reported as `left(sid, reason)` to the room
-///   `observers`.
+///   server; `my-rooms` acks the socket's rooms; `leave(room)`; `scatter(room)` makes
+///   everyone leave the room; `panic` panics. Every socket leaving is reported to the
+///   room `observers` as `leaving(sid, rooms)` (on disconnecting, rooms still there)
+///   then `left(sid, reason)`.
 pub fn app(recovery: bool) -> Server {
     let mut builder = Server::builder()
         .ping_interval(Duration::from_millis(1000))
@@ -293,6 +295,48 @@ fn handlers(io: &Server, socket: &Socket) {
             }
         },
     );
+    socket.on_with_ack(
+        "my-rooms",
+        |socket: Socket, (): (), ack: AckSender| async move {
+            let mut rooms = socket.rooms();
+            rooms.sort();
+            ack.send(&rooms).await
+        },
+    );
+    socket.on_with_ack(
+        "leave",
+        |socket: Socket, (room,): (String,), ack: AckSender| async move {
+            socket.leave(&room);
+            ack.send(&()).await
+        },
+    );
+    let app = io.clone();
+    socket.on_with_ack(
+        "scatter",
+        move |_: Socket, (room,): (String,), ack: AckSender| {
+            let io = app.clone();
+            async move {
+                io.sockets_leave([room]).await?;
+                ack.send(&()).await
+            }
+        },
+    );
+    socket.on("panic", |_: Socket, (): ()| async move {
+        let on_purpose: Option<()> = None;
+        on_purpose.expect("a handler panics (on purpose)");
+    });
+    let app = io.clone();
+    socket.on_disconnecting(move |socket: Socket, _| {
+        let io = app.clone();
+        async move {
+            let mut rooms = socket.rooms();
+            rooms.sort();
+            let _ = io
+                .to("observers")
+                .emit("leaving", &(socket.id(), rooms))
+                .await;
+        }
+    });
     let app = io.clone();
     socket.on("shutdown", move |_: Socket, (): ()| {
         let io = app.clone();
