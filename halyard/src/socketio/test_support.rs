@@ -152,6 +152,10 @@ pub fn app(recovery: bool) -> Server {
     io
 }
 
+fn panics() {
+    panic!("a handler panics (on purpose)")
+}
+
 fn handlers(io: &Server, socket: &Socket) {
     socket.on_with_ack(
         "sum",
@@ -321,10 +325,7 @@ fn handlers(io: &Server, socket: &Socket) {
             }
         },
     );
-    socket.on("panic", |_: Socket, (): ()| async move {
-        let on_purpose: Option<()> = None;
-        on_purpose.expect("a handler panics (on purpose)");
-    });
+    socket.on("panic", |_: Socket, (): ()| async move { panics() });
     let app = io.clone();
     socket.on_disconnecting(move |socket: Socket, _| {
         let io = app.clone();
