@@ -4,15 +4,19 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::hash::{BuildHasher, RandomState};
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
 
 use async_tungstenite::tungstenite::protocol::WebSocketConfig;
+use bytes::Bytes;
 use halyard_engine::engineio::server::{Endpoint, ServerSession};
 use halyard_engine::engineio::{OverflowPolicy, ServerConfig, TransportKind};
 use halyard_engine::socketio::server::{Config, Connection, NamespaceMatcher, RecoveryConfig};
 use halyard_protocol::socketio::RawJson;
+use http::{HeaderValue, Response, StatusCode, header};
+use http_body_util::Full;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -75,6 +79,8 @@ pub(crate) struct ServerInner {
     statics: Mutex<HashMap<String, Arc<NspHandlers>>>,
     dynamics: Mutex<Vec<Arc<NspHandlers>>>,
     closed: AtomicBool,
+    client_bundle: Option<PathBuf>,
+    bundle: OnceLock<Option<Bytes>>,
 }
 
 #[derive(Clone)]
@@ -278,6 +284,49 @@ impl ServerInner {
     }
 }
 
+impl ServerInner {
+    /// The answer to `GET <path>socket.io.js` when the builder named a client bundle
+    /// (read once, on first request).
+    fn client_bundle_response(
+        &self,
+        request: &http::Request<hyper::body::Incoming>,
+    ) -> Option<Response<crate::Body>> {
+        let file = self.client_bundle.as_ref()?;
+        let wanted = request.method() == http::Method::GET
+            && request.uri().path().strip_prefix(self.path.as_str()) == Some("socket.io.js");
+        if !wanted {
+            return None;
+        }
+        let bundle = self.bundle.get_or_init(|| match std::fs::read(file) {
+            Ok(bytes) => Some(Bytes::from(bytes)),
+            Err(error) => {
+                tracing::error!(file = %file.display(), %error, "cannot read the client bundle");
+                None
+            }
+        });
+        let mut response = match bundle {
+            Some(bytes) => {
+                let mut response = Response::new(Full::new(bytes.clone()));
+                response.headers_mut().insert(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/javascript; charset=utf-8"),
+                );
+                response
+            }
+            None => {
+                let mut response = Response::new(Full::new(Bytes::from_static(b"Not Found")));
+                *response.status_mut() = StatusCode::NOT_FOUND;
+                response
+            }
+        };
+        response.headers_mut().insert(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("public, max-age=0"),
+        );
+        Some(response)
+    }
+}
+
 impl Registry for ServerInner {
     fn remove(&self, sid: &str) {
         lock(&self.sessions).remove(sid);
@@ -350,6 +399,9 @@ impl HttpServer for Server {
         remote: Option<SocketAddr>,
         request: http::Request<hyper::body::Incoming>,
     ) -> ResponseFuture {
+        if let Some(answer) = self.inner.client_bundle_response(&request) {
+            return Box::pin(async move { answer });
+        }
         let timer_rt = rt.clone();
         self.inner
             .local
@@ -369,6 +421,7 @@ pub struct ServerBuilder {
     event_buffer: usize,
     ws_read_buffer: usize,
     adapter: Option<AdapterFactory>,
+    client_bundle: Option<PathBuf>,
 }
 
 type AdapterFactory = Box<dyn FnOnce(Arc<InMemoryAdapter>) -> Arc<dyn Adapter> + Send>;
@@ -397,6 +450,7 @@ impl Default for ServerBuilder {
             event_buffer: 32,
             ws_read_buffer: 2048,
             adapter: None,
+            client_bundle: None,
         }
     }
 }
@@ -496,6 +550,15 @@ impl ServerBuilder {
         self
     }
 
+    /// Serves the browser client at `<path>socket.io.js` (socket.io's `serveClient`)
+    /// from `file`, typically npm's `socket.io-client/dist/socket.io.js` (for example
+    /// `interop/node_modules/socket.io-client/dist/socket.io.js` in this repository). It
+    /// is read once, on the first request. Off by default.
+    pub fn client_bundle(mut self, file: impl Into<PathBuf>) -> Self {
+        self.client_bundle = Some(file.into());
+        self
+    }
+
     /// A custom adapter built over the in-memory one (which holds this server's local
     /// state): a cluster adapter does the local part through it.
     pub fn adapter<A: Adapter>(
@@ -537,6 +600,8 @@ impl ServerBuilder {
                 statics: Mutex::new(HashMap::new()),
                 dynamics: Mutex::new(Vec::new()),
                 closed: AtomicBool::new(false),
+                client_bundle: self.client_bundle,
+                bundle: OnceLock::new(),
             }),
         }
     }

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::{AckSender, Binary, ConnectError, Handshake, RawJson, Server, Socket};
-use crate::test_support::Harness;
+use crate::test_support::{Harness, request};
 
 /// Instantiates every Socket.IO interop scenario for a [`Harness`], as modules named
 /// after the scenarios with one test per transport mode (`rooms::websocket`…).
@@ -28,6 +28,10 @@ macro_rules! socketio_tests {
         $crate::socketio_scenario!($harness, $interop, reconnect);
         $crate::socketio_scenario!($harness, $interop, server);
         $crate::socketio_scenario!($harness, $interop, recovery);
+        #[test]
+        fn client_bundle() {
+            $crate::socketio::test_support::client_bundle::<$harness>($interop);
+        }
     };
 }
 
@@ -382,4 +386,32 @@ pub fn interop<H: Harness>(interop_dir: &str, scenario: &str, mode: &str) {
         "socket.io-client ({scenario}, {mode}) failed: {}\nstdout:\n{stdout}\nstderr:\n{stderr}",
         output.status
     );
+}
+
+/// `GET /socket.io/socket.io.js` serves the bundle the builder names, and nothing
+/// without one.
+pub fn client_bundle<H: Harness>(interop_dir: &str) {
+    let file = Path::new(interop_dir).join("node_modules/socket.io-client/dist/socket.io.js");
+    let expected = std::fs::read(&file).unwrap_or_else(|error| {
+        panic!(
+            "{}: {error} (run `npm ci --prefix interop` first)",
+            file.display()
+        )
+    });
+    let h = H::new();
+    h.block_on(async {
+        let served = h
+            .listen(Server::builder().client_bundle(&file).build())
+            .await;
+        let answer = request(&h, served, "GET", "/socket.io/socket.io.js", "").await;
+        assert_eq!(answer.status, 200);
+        assert_eq!(
+            answer.header("content-type"),
+            Some("application/javascript; charset=utf-8")
+        );
+        assert_eq!(answer.body, expected);
+        let plain = h.listen(Server::new()).await;
+        let answer = request(&h, plain, "GET", "/socket.io/socket.io.js", "").await;
+        assert_ne!(answer.status, 200, "no bundle unless asked for");
+    });
 }
