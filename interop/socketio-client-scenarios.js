@@ -86,6 +86,11 @@ const scenarios = {
     check(admin.connected && admin.id !== main.id, "a second socket with its own id");
     const dynamic = manager.socket("/dyn-42");
     same(await next(dynamic, "welcome"), ["/dyn-42"], "welcome on the dynamic namespace");
+    const otherDynamic = manager.socket("/dyn-7");
+    await next(otherDynamic, "welcome");
+    const allDyn = [dynamic, otherDynamic].map((s) => next(s, "all-dyn"));
+    await dynamic.emitWithAck("dyn-broadcast", "children");
+    same((await Promise.all(allDyn)).map((args) => args[0]), ["children", "children"], "a broadcast on the dynamic parent");
     const unknown = manager.socket("/nope");
     const [err] = await next(unknown, "connect_error");
     same(err.message, "Invalid namespace", "unknown namespace");
@@ -224,6 +229,11 @@ const scenarios = {
     const everyone = [a, b].map((s) => next(s, "everyone"));
     await a.emitWithAck("io-emit", "hello all");
     same((await Promise.all(everyone)).map((args) => args[0]), ["hello all", "hello all"], "io.emit");
+    const volatiles = record(a, "v");
+    await a.emitWithAck("volatile", 3);
+    await sleep(100);
+    if (mode !== "polling") same(volatiles.map((args) => args[0]), [0, 1, 2], "volatile emits over WebSocket");
+    check(volatiles.length <= 3, "volatile emits are never duplicated");
     await b.emitWithAck("join", "doomed");
     const bReason = next(b, "disconnect");
     await a.emitWithAck("disconnect-room", "doomed");

@@ -145,14 +145,27 @@ pub fn app(recovery: bool) -> Server {
     });
 
     let app = io.clone();
-    io.of_dynamic(|name, _| name.starts_with("/dyn-"))
-        .on_connection(move |socket: Socket| {
-            let io = app.clone();
-            async move {
-                let _ = socket.emit("welcome", socket.nsp()).await;
-                handlers(&io, &socket);
-            }
-        });
+    let dynamic = io.of_dynamic(|name, _| name.starts_with("/dyn-"));
+    let parent = dynamic.clone();
+    dynamic.on_connection(move |socket: Socket| {
+        let io = app.clone();
+        let parent = parent.clone();
+        async move {
+            let _ = socket.emit("welcome", socket.nsp()).await;
+            handlers(&io, &socket);
+            // A broadcast on the parent reaches every child namespace.
+            socket.on_with_ack(
+                "dyn-broadcast",
+                move |_: Socket, (text,): (String,), ack: AckSender| {
+                    let parent = parent.clone();
+                    async move {
+                        parent.emit("all-dyn", &text).await?;
+                        ack.send(&()).await
+                    }
+                },
+            );
+        }
+    });
     io
 }
 
@@ -342,6 +355,15 @@ fn handlers(io: &Server, socket: &Socket) {
                 .await;
         }
     });
+    socket.on_with_ack(
+        "volatile",
+        |socket: Socket, (n,): (u32,), ack: AckSender| async move {
+            for i in 0..n {
+                socket.volatile().emit("v", &i).await?;
+            }
+            ack.send(&()).await
+        },
+    );
     let app = io.clone();
     socket.on("shutdown", move |_: Socket, (): ()| {
         let io = app.clone();
