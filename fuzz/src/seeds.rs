@@ -382,6 +382,9 @@ pub fn all() -> Vec<Seed> {
                     ack: 0,
                     payload: payload(0, 1, &[]),
                 }]),
+                // The queued CONNECT answer, then (as engine.io drains before closing)
+                // the close in the next poll.
+                Op::Poll,
                 Op::Poll,
             ],
         ),
@@ -410,6 +413,7 @@ pub fn all() -> Vec<Seed> {
                     volatile: false,
                 },
                 Op::Shutdown,
+                Op::Poll,
                 Op::Poll,
             ],
         ),
