@@ -198,13 +198,17 @@ impl Host for Inner {
 }
 
 impl HttpServer for EngineIoServer {
-    fn handle_request<R: Runtime>(
+    fn handle_request<R: Runtime, B: crate::http::RequestBody>(
         &self,
         rt: R,
         remote: Option<SocketAddr>,
-        request: http::Request<hyper::body::Incoming>,
+        request: http::Request<B>,
     ) -> ResponseFuture {
         Box::pin(crate::http::handle(rt, self.inner.clone(), remote, request))
+    }
+
+    fn path(&self) -> &str {
+        EngineIoServer::path(self)
     }
 }
 

@@ -37,13 +37,37 @@ pub type ResponseFuture = Pin<Box<dyn Future<Output = Response<Body>> + Send>>;
 /// functions take any of them.
 pub trait HttpServer: Clone + Send + Sync + 'static {
     /// Answers one request, spawning connection tasks on `rt`. `remote` is the peer's
-    /// address when the accept loop knows it.
-    fn handle_request<R: Runtime>(
+    /// address when the accept loop knows it. The request body may be hyper's
+    /// [`Incoming`] or any other body (such as axum's), and a WebSocket upgrade works
+    /// whenever the request carries hyper's `OnUpgrade` extension.
+    fn handle_request<R: Runtime, B: RequestBody>(
         &self,
         rt: R,
         remote: Option<SocketAddr>,
-        request: Request<Incoming>,
+        request: Request<B>,
     ) -> ResponseFuture;
+
+    /// The path served, with a trailing `/` (`/socket.io/` or `/engine.io/` by default).
+    fn path(&self) -> &str;
+
+    /// Whether a request for `path` is this server's: it is under [`path`](Self::path)
+    /// (which includes the browser client at `<path>socket.io.js`). Middlewares (such as
+    /// `halyard-tokio`'s tower layer) pass every other request on to the application.
+    fn serves(&self, path: &str) -> bool {
+        path.starts_with(self.path())
+    }
+}
+
+/// A request body the servers accept: hyper's [`Incoming`], axum's body, or any other
+/// [`hyper::body::Body`] of [`Bytes`] that can move between threads.
+pub trait RequestBody:
+    hyper::body::Body<Data = Bytes, Error: std::fmt::Display> + Send + 'static
+{
+}
+
+impl<B> RequestBody for B where
+    B: hyper::body::Body<Data = Bytes, Error: std::fmt::Display> + Send + 'static
+{
 }
 
 /// What the HTTP handler learnt about the request that opened a session.
@@ -201,11 +225,11 @@ fn is_connection_error(error: &io::Error) -> bool {
 }
 
 /// Answers one request for the server `inner`.
-pub(crate) async fn handle<R: Runtime, H: Host>(
+pub(crate) async fn handle<R: Runtime, H: Host, B: RequestBody>(
     rt: R,
     inner: Arc<H>,
     remote: Option<SocketAddr>,
-    mut request: Request<Incoming>,
+    mut request: Request<B>,
 ) -> Response<Body> {
     if !request.uri().path().starts_with(inner.path()) {
         return plain(StatusCode::NOT_FOUND, "Not Found");
@@ -318,7 +342,8 @@ async fn answered(answer: oneshot::Receiver<HttpResponse>) -> Response<Body> {
 
 /// Reads a POST body, stopping once it exceeds `limit` (the session then refuses it
 /// with 413): at most `limit` plus one chunk is held.
-async fn read_body(mut body: Incoming, limit: usize) -> Result<Bytes, hyper::Error> {
+async fn read_body<B: RequestBody>(body: B, limit: usize) -> Result<Bytes, B::Error> {
+    let mut body = std::pin::pin!(body);
     let mut first: Option<Bytes> = None;
     let mut buffer = BytesMut::new();
     while let Some(frame) = body.frame().await {
@@ -343,7 +368,7 @@ async fn read_body(mut body: Incoming, limit: usize) -> Result<Bytes, hyper::Err
 
 /// The `Sec-WebSocket-Accept` value for a WebSocket handshake, or the refusal.
 #[allow(clippy::result_large_err)]
-fn websocket_accept(request: &Request<Incoming>) -> Result<HeaderValue, Response<Body>> {
+fn websocket_accept<B>(request: &Request<B>) -> Result<HeaderValue, Response<Body>> {
     let headers = request.headers();
     let version_ok = headers
         .get(header::SEC_WEBSOCKET_VERSION)

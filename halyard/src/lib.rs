@@ -50,8 +50,8 @@ pub use halyard_engine::engineio::{
     CloseReason, Frame, OverflowPolicy, ServerConfig, TransportKind,
 };
 pub use http::{
-    Body, EngineIoService, HttpServer, HttpService, ResponseFuture, serve, serve_connection,
-    serve_connection_from,
+    Body, EngineIoService, HttpServer, HttpService, RequestBody, ResponseFuture, serve,
+    serve_connection, serve_connection_from,
 };
 pub use io::HyperIo;
 pub use runtime::Runtime;

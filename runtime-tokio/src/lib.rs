@@ -1,5 +1,6 @@
 //! Halyard on tokio: the [`Runtime`] for tokio, a TCP server loop, and
-//! the runtime-neutral API of [`halyard`] re-exported.
+//! the runtime-neutral API of [`halyard`] re-exported. With the `tower` feature (on by
+//! default), a tower [`SocketIoLayer`] serves Socket.IO beside an axum app's own routes.
 //!
 //! ```no_run
 //! # async fn run() -> std::io::Result<()> {
@@ -19,6 +20,9 @@
 //! # }
 //! ```
 
+#[cfg(feature = "tower")]
+mod tower;
+
 use std::future::Future;
 use std::io;
 use std::time::Instant;
@@ -27,6 +31,8 @@ pub use halyard::*;
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 use tokio::runtime::Handle;
+#[cfg(feature = "tower")]
+pub use tower::{LayerBody, LayerExt, SocketIoLayer, SocketIoService};
 
 /// The tokio [`Runtime`]: spawns on a tokio runtime, sleeps with tokio's
 /// timer.

@@ -287,9 +287,9 @@ impl ServerInner {
 impl ServerInner {
     /// The answer to `GET <path>socket.io.js` when the builder named a client bundle
     /// (read once, on first request).
-    fn client_bundle_response(
+    fn client_bundle_response<B>(
         &self,
-        request: &http::Request<hyper::body::Incoming>,
+        request: &http::Request<B>,
     ) -> Option<Response<crate::Body>> {
         let file = self.client_bundle.as_ref()?;
         let wanted = request.method() == http::Method::GET
@@ -393,11 +393,11 @@ impl Host for ServerInner {
 }
 
 impl HttpServer for Server {
-    fn handle_request<R: Runtime>(
+    fn handle_request<R: Runtime, B: crate::http::RequestBody>(
         &self,
         rt: R,
         remote: Option<SocketAddr>,
-        request: http::Request<hyper::body::Incoming>,
+        request: http::Request<B>,
     ) -> ResponseFuture {
         if let Some(answer) = self.inner.client_bundle_response(&request) {
             return Box::pin(async move { answer });
@@ -407,6 +407,10 @@ impl HttpServer for Server {
             .local
             .set_timer(move || Arc::new(timer_rt) as Arc<dyn Timer>);
         Box::pin(crate::http::handle(rt, self.inner.clone(), remote, request))
+    }
+
+    fn path(&self) -> &str {
+        Server::path(self)
     }
 }
 
