@@ -78,6 +78,24 @@ pub(crate) struct OpenRequest {
     pub(crate) remote: Option<SocketAddr>,
 }
 
+impl OpenRequest {
+    /// The handshake request's facts, copied: hyper parses headers and the URI as slices
+    /// of its connection read buffer (8 KiB), and a session that kept those slices would
+    /// keep that buffer alive as long as it lives.
+    fn owned<B>(request: &Request<B>, remote: Option<SocketAddr>) -> Self {
+        let mut headers = http::HeaderMap::with_capacity(request.headers().len());
+        for (name, value) in request.headers() {
+            let name = http::HeaderName::from_bytes(name.as_str().as_bytes());
+            let value = HeaderValue::from_bytes(value.as_bytes());
+            if let (Ok(name), Ok(value)) = (name, value) {
+                headers.append(name, value);
+            }
+        }
+        let uri = request.uri().to_string().parse().unwrap_or_default();
+        OpenRequest { headers, uri, remote }
+    }
+}
+
 /// A new session's driver parts, made by [`Host::open`].
 pub(crate) struct Opened<A: Application> {
     pub(crate) session: A::Session,
@@ -267,11 +285,7 @@ pub(crate) async fn handle<R: Runtime, H: Host, B: RequestBody>(
             };
             let session = *session;
             tracing::debug!(sid = session.sid(), transport = ?session.transport(), "session opened");
-            let open = OpenRequest {
-                headers: request.headers().clone(),
-                uri: request.uri().clone(),
-                remote,
-            };
+            let open = OpenRequest::owned(&request, remote);
             let Some(opened) = inner.open(session, open).await else {
                 return to_response(Endpoint::unknown_sid());
             };

@@ -450,7 +450,7 @@ impl Default for ServerBuilder {
             },
             config: Config::default(),
             seed: None,
-            command_buffer: 64,
+            command_buffer: 16,
             event_buffer: 32,
             ws_read_buffer: 2048,
             adapter: None,
@@ -535,7 +535,8 @@ impl ServerBuilder {
         self
     }
 
-    /// How many commands (emits, acks) wait for a connection's task (default 64).
+    /// How many commands (emits, acks) wait for a connection's task (default 16; the
+    /// channel reserves its slots up front, so this is memory per connection).
     pub fn command_buffer(mut self, commands: usize) -> Self {
         self.command_buffer = commands.max(1);
         self
