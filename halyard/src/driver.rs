@@ -100,9 +100,9 @@ pin_project_lite::pin_project! {
     pub(crate) struct Driver<R: Runtime, A: Application> {
         core: Core<R, A>,
         #[pin]
-        http: async_channel::Receiver<HttpInput>,
+        http: crate::channel::Receiver<HttpInput>,
         #[pin]
-        commands: async_channel::Receiver<A::Command>,
+        commands: crate::channel::Receiver<A::Command>,
         #[pin]
         sleep: Option<R::Sleep>,
     }
@@ -134,8 +134,8 @@ impl<R: Runtime, A: Application> Driver<R, A> {
         session: A::Session,
         app: A,
         initial: Initial,
-        http: async_channel::Receiver<HttpInput>,
-        commands: async_channel::Receiver<A::Command>,
+        http: crate::channel::Receiver<HttpInput>,
+        commands: crate::channel::Receiver<A::Command>,
         registry: Arc<dyn Registry>,
         ws_config: WebSocketConfig,
     ) -> Self {

@@ -71,7 +71,7 @@ pub(crate) struct Inner {
     pub(crate) command_buffer: usize,
     pub(crate) message_buffer: usize,
     endpoint: Mutex<Endpoint>,
-    sessions: Mutex<HashMap<Box<str>, async_channel::Sender<HttpInput>>>,
+    sessions: Mutex<HashMap<Box<str>, crate::channel::Sender<HttpInput>>>,
     accept_tx: async_channel::Sender<EngineIoSocket>,
     accept_rx: async_channel::Receiver<EngineIoSocket>,
 }
@@ -124,12 +124,12 @@ impl Inner {
 
     pub(crate) fn sessions(
         &self,
-    ) -> MutexGuard<'_, HashMap<Box<str>, async_channel::Sender<HttpInput>>> {
+    ) -> MutexGuard<'_, HashMap<Box<str>, crate::channel::Sender<HttpInput>>> {
         self.sessions.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// The route to session `sid`, if it is open.
-    pub(crate) fn session(&self, sid: &str) -> Option<async_channel::Sender<HttpInput>> {
+    pub(crate) fn session(&self, sid: &str) -> Option<crate::channel::Sender<HttpInput>> {
         self.sessions().get(sid).cloned()
     }
 }
@@ -153,7 +153,7 @@ impl Host for Inner {
         Inner::endpoint(self)
     }
 
-    fn route(&self, sid: &str) -> Option<async_channel::Sender<HttpInput>> {
+    fn route(&self, sid: &str) -> Option<crate::channel::Sender<HttpInput>> {
         self.session(sid)
     }
 
@@ -164,8 +164,8 @@ impl Host for Inner {
         session: ServerSession,
         _request: OpenRequest,
     ) -> Option<Opened<EngineApp>> {
-        let (http_tx, http_rx) = async_channel::bounded(4);
-        let (command_tx, command_rx) = async_channel::bounded(self.command_buffer);
+        let (http_tx, http_rx) = crate::channel::bounded(4);
+        let (command_tx, command_rx) = crate::channel::bounded(self.command_buffer);
         let (inbox_tx, inbox_rx) = mpsc::channel(self.message_buffer);
         let shared = Arc::new(Shared {
             transport: AtomicU8::new(session.transport() as u8),
@@ -243,7 +243,7 @@ impl Default for EngineIoServerBuilder {
             accept_backlog: 128,
             command_buffer: 16,
             message_buffer: 16,
-            ws_read_buffer: 2048,
+            ws_read_buffer: 512,
         }
     }
 }
@@ -323,8 +323,8 @@ impl EngineIoServerBuilder {
         self
     }
 
-    /// The read buffer of each WebSocket (default 2 KiB: idle connections stay
-    /// small; larger messages grow it as needed).
+    /// The read buffer of each WebSocket (default 512 B, allocated per connection and
+    /// kept: idle connections stay small; larger messages take several reads).
     pub fn websocket_read_buffer(mut self, bytes: usize) -> Self {
         self.ws_read_buffer = bytes;
         self
@@ -374,7 +374,7 @@ struct Shared {
 /// Dropping it closes the connection.
 pub struct EngineIoSocket {
     id: Box<str>,
-    commands: async_channel::Sender<Command>,
+    commands: crate::channel::Sender<Command>,
     inbox: mpsc::Receiver<Message>,
     shared: Arc<Shared>,
 }

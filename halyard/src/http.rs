@@ -92,7 +92,11 @@ impl OpenRequest {
             }
         }
         let uri = request.uri().to_string().parse().unwrap_or_default();
-        OpenRequest { headers, uri, remote }
+        OpenRequest {
+            headers,
+            uri,
+            remote,
+        }
     }
 }
 
@@ -100,8 +104,8 @@ impl OpenRequest {
 pub(crate) struct Opened<A: Application> {
     pub(crate) session: A::Session,
     pub(crate) app: A,
-    pub(crate) http: async_channel::Receiver<HttpInput>,
-    pub(crate) commands: async_channel::Receiver<A::Command>,
+    pub(crate) http: crate::channel::Receiver<HttpInput>,
+    pub(crate) commands: crate::channel::Receiver<A::Command>,
 }
 
 /// The server-specific side of the HTTP handler.
@@ -118,7 +122,7 @@ pub(crate) trait Host: Registry + Sized {
     /// The Engine.IO endpoint (handshakes).
     fn endpoint(&self) -> MutexGuard<'_, Endpoint>;
     /// The route to session `sid`, if it is open.
-    fn route(&self, sid: &str) -> Option<async_channel::Sender<HttpInput>>;
+    fn route(&self, sid: &str) -> Option<crate::channel::Sender<HttpInput>>;
     /// Registers a session just opened and makes its driver's parts; `None` refuses it.
     fn open(
         self: &Arc<Self>,

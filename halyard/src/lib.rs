@@ -31,6 +31,7 @@
 //! WebSocket).
 
 pub mod adapter;
+mod channel;
 mod driver;
 mod engineio;
 mod error;

@@ -90,7 +90,7 @@ enum Job {
 pub(crate) struct SioApp {
     server: Arc<ServerInner>,
     eio: Arc<str>,
-    commands: async_channel::Sender<Command>,
+    commands: crate::channel::Sender<Command>,
     info: Arc<ConnInfo>,
     /// The connected sockets, by namespace.
     sockets: HashMap<String, Socket>,
@@ -105,7 +105,7 @@ impl SioApp {
     pub(crate) fn new(
         server: Arc<ServerInner>,
         eio: Arc<str>,
-        commands: async_channel::Sender<Command>,
+        commands: crate::channel::Sender<Command>,
         info: Arc<ConnInfo>,
     ) -> Self {
         Self {

@@ -85,8 +85,8 @@ pub(crate) struct ServerInner {
 
 #[derive(Clone)]
 struct Route {
-    http: async_channel::Sender<HttpInput>,
-    commands: async_channel::Sender<Command>,
+    http: crate::channel::Sender<HttpInput>,
+    commands: crate::channel::Sender<Command>,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -353,7 +353,7 @@ impl Host for ServerInner {
         lock(&self.endpoint)
     }
 
-    fn route(&self, sid: &str) -> Option<async_channel::Sender<HttpInput>> {
+    fn route(&self, sid: &str) -> Option<crate::channel::Sender<HttpInput>> {
         lock(&self.sessions).get(sid).map(|r| r.http.clone())
     }
 
@@ -365,8 +365,8 @@ impl Host for ServerInner {
         if self.closed.load(Ordering::Acquire) {
             return None;
         }
-        let (http_tx, http_rx) = async_channel::bounded(4);
-        let (command_tx, command_rx) = async_channel::bounded(self.command_buffer);
+        let (http_tx, http_rx) = crate::channel::bounded(4);
+        let (command_tx, command_rx) = crate::channel::bounded(self.command_buffer);
         let eio: Arc<str> = session.sid().into();
         let connection = Connection::new(session, &self.config, self.seed, Instant::now());
         lock(&self.sessions).insert(
@@ -452,7 +452,7 @@ impl Default for ServerBuilder {
             seed: None,
             command_buffer: 16,
             event_buffer: 32,
-            ws_read_buffer: 2048,
+            ws_read_buffer: 512,
             adapter: None,
             client_bundle: None,
         }
@@ -549,7 +549,8 @@ impl ServerBuilder {
         self
     }
 
-    /// The read buffer of each WebSocket (default 2 KiB).
+    /// The read buffer of each WebSocket (default 512 B, allocated per connection and
+    /// kept; larger messages take several reads).
     pub fn websocket_read_buffer(mut self, bytes: usize) -> Self {
         self.ws_read_buffer = bytes;
         self

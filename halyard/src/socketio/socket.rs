@@ -53,7 +53,7 @@ pub(crate) struct SocketInner {
     pub(crate) recovered: bool,
     pub(crate) handshake: Handshake,
     pub(crate) eio: Arc<str>,
-    pub(crate) commands: async_channel::Sender<Command>,
+    pub(crate) commands: crate::channel::Sender<Command>,
     pub(crate) server: Arc<ServerInner>,
     pub(crate) connected: AtomicBool,
     handlers: Mutex<HashMap<String, Arc<dyn ErasedHandler>>>,
@@ -191,7 +191,7 @@ impl Socket {
         recovered: bool,
         handshake: Handshake,
         eio: Arc<str>,
-        commands: async_channel::Sender<Command>,
+        commands: crate::channel::Sender<Command>,
         server: Arc<ServerInner>,
     ) -> Self {
         Self {
@@ -216,7 +216,7 @@ impl Socket {
         &self.inner
     }
 
-    pub(crate) fn commands(&self) -> &async_channel::Sender<Command> {
+    pub(crate) fn commands(&self) -> &crate::channel::Sender<Command> {
         &self.inner.commands
     }
 
