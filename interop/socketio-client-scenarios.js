@@ -7,7 +7,7 @@
 // MODE: "polling" (long-polling only), "websocket" (WebSocket only) or "upgrade"
 // (polling, then the upgrade to WebSocket; scenarios start once upgraded).
 // SCENARIO: namespaces | middleware | binary | acks | rooms | disconnect | reconnect |
-// server | recovery. Exits 0 on success, 1 with the failing check on stderr (15 s at most).
+// server | recovery | listeners | sails | refused. Exits 0 on success, 1 with the failing check on stderr (15 s at most).
 "use strict";
 
 const { io, Manager } = require("socket.io-client");
@@ -269,6 +269,105 @@ const scenarios = {
     await socket.emitWithAck("announce", "r", "after");
     same((await again)[0], "after", "rooms kept");
     socket.disconnect();
+  },
+
+  // Handler management on the server: once, several handlers, off(handler), off(event)
+  // (rooms kept), catch-alls in and out, compress, per-socket data.
+  async listeners() {
+    const s = await client();
+    // Handlers of one connection run in arrival order: an ack is a barrier.
+    const settle = async () => {
+      await s.emitWithAck("sum", 0, 0);
+      await sleep(50);
+    };
+    const onceFired = record(s, "once-fired");
+    s.emit("once");
+    s.emit("once");
+    await settle();
+    same(onceFired.length, 1, "socket.once runs once");
+    const multi = record(s, "multi");
+    s.emit("multi");
+    await settle();
+    same(multi, [["first"], ["second"]], "two handlers of one event, in order");
+    same(await s.emitWithAck("drop-second"), true, "off_handler(id)");
+    s.emit("multi");
+    await settle();
+    same(multi.slice(2), [["first"]], "the other handler stays");
+    await s.emitWithAck("join", "kept");
+    await s.emitWithAck("drop-multi");
+    s.emit("multi");
+    await settle();
+    same(multi.length, 3, "off(event) removes every handler");
+    same(await s.emitWithAck("my-rooms"), [s.id, "kept"].sort(), "removing handlers never leaves rooms");
+    const compressed = next(s, "compressed");
+    s.emit("compress");
+    await compressed;
+    const log = await s.emitWithAck("log");
+    for (const entry of ["pre:once", "any:once", "pre:multi", "any:multi", "out:once-fired", "out:multi", "out:compressed", "any:log"]) {
+      check(log.includes(entry), `catch-all log has ${entry}: ${JSON.stringify(log)}`);
+    }
+    check(log.indexOf("pre:once") < log.indexOf("any:once"), `prepend_any runs first: ${JSON.stringify(log)}`);
+    check(log.filter((e) => e === "any:once").length === 2, "on_any sees an event with no handler left");
+    same(await s.emitWithAck("off-any"), true, "off_any / off_any_outgoing");
+    s.emit("compress");
+    await settle();
+    const after = await s.emitWithAck("log");
+    check(after.includes("pre:compress"), `prepend_any stays: ${JSON.stringify(after)}`);
+    // (off-any itself was seen before its handler removed the catch-alls)
+    const late = after.filter((e) => e !== "any:off-any");
+    check(!late.some((e) => e.startsWith("any:") || e.startsWith("out:")), `removed catch-alls: ${JSON.stringify(after)}`);
+    s.disconnect();
+  },
+
+  // The server's allow_request refuses the handshake (403): connect_error, no socket.
+  async refused() {
+    const socket = io(url, { forceNew: true, reconnection: false, query: { refuse: "1" }, ...transportOptions });
+    const [err] = await next(socket, "connect_error");
+    check(err instanceof Error, "connect_error when allow_request refuses");
+    check(!socket.connected, "not connected");
+    if (mode !== "websocket") same(err.context && err.context.status, 403, "the refusal's HTTP status");
+    socket.close();
+    const ok = await client();
+    same(await ok.emitWithAck("sum", 1, 2), 3, "other handshakes pass");
+    ok.disconnect();
+  },
+
+  // Sails' room operations (sails.sockets.*), each through its Halyard call.
+  async sails() {
+    const [a, b, c] = [await client(), await client(), await client()];
+    const roomsOf = (s) => a.emitWithAck("rooms-of", s.id);
+    await a.emitWithAck("sails-join", b.id, "r1");
+    same(await roomsOf(b), [b.id, "r1"].sort(), "join(socketId, room)");
+    await a.emitWithAck("sails-join", c.id, "r1");
+    await a.emitWithAck("sails-join", c.id, "r2");
+    await a.emitWithAck("sails-leave", c.id, "r2");
+    same(await roomsOf(c), [c.id, "r1"].sort(), "leave(socketId, room)");
+    await a.emitWithAck("sails-add", "r1", "r3");
+    same(await roomsOf(b), [b.id, "r1", "r3"].sort(), "addRoomMembersToRooms (b)");
+    same(await roomsOf(c), [c.id, "r1", "r3"].sort(), "addRoomMembersToRooms (c)");
+    same(await roomsOf(a), [a.id], "addRoomMembersToRooms leaves non-members alone");
+    await a.emitWithAck("sails-remove", "r1", "r3");
+    same(await roomsOf(b), [b.id, "r1"].sort(), "removeRoomMembersFromRooms");
+    const news = [a, b, c].map((s) => record(s, "news"));
+    const counts = async (want, what) => {
+      await sleep(150);
+      same(news.map((g) => g.length), want, what);
+    };
+    await a.emitWithAck("sails-broadcast", "r1", "news", "hello", c.id);
+    await counts([0, 1, 0], "broadcast(room, event, data, socketToOmit)");
+    same(news[1][0], ["hello"], "broadcast payload");
+    await b.emitWithAck("sails-socket-broadcast", "news", { from: "b" });
+    await counts([1, 1, 1], "socket.broadcast() reaches everyone but the sender");
+    await a.emitWithAck("sails-blast", "news", "all", "");
+    await counts([2, 2, 2], "blast(event, data)");
+    await a.emitWithAck("sails-blast", "news", "all but b", b.id);
+    await counts([3, 2, 3], "blast(event, data, socketToOmit)");
+    await a.emitWithAck("sails-join", b.id, "r4");
+    await a.emitWithAck("sails-leave-all", "r1");
+    same(await roomsOf(b), [b.id], "leaveAll(room) (b)");
+    same(await roomsOf(c), [c.id], "leaveAll(room) (c)");
+    same(await a.emitWithAck("rooms-of", "nobody"), null, "an unknown socket id");
+    for (const s of [a, b, c]) s.disconnect();
   },
 };
 

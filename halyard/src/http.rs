@@ -412,7 +412,8 @@ fn switching(accept: HeaderValue) -> Response<Body> {
 }
 
 /// An engine answer as an HTTP response. Successful polling answers carry
-/// `Cache-Control: no-store`, as engine.io's do; no CORS headers (CORS is off).
+/// `Cache-Control: no-store`, as engine.io's do; CORS headers, when the Socket.IO
+/// server has `cors(…)`, are added around this handler (`crate::cors`).
 fn to_response(response: HttpResponse) -> Response<Body> {
     let success = response.is_success();
     let mut http = Response::new(Full::new(response.body));

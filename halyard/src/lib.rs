@@ -32,6 +32,7 @@
 
 pub mod adapter;
 mod channel;
+mod cors;
 mod driver;
 mod engineio;
 mod error;

@@ -42,6 +42,45 @@
 //! type is read with `Event::args::<T>()`, so it is a tuple: `(A,)` for one argument,
 //! `(A, B)` for two. Bytes travel as [`Binary`].
 
+//!
+//! # Handlers
+//!
+//! [`Socket::on`] handlers add up like socket.io's listeners (every handler of an event
+//! runs, in order); [`Socket::once`] runs once; each registration returns a
+//! [`HandlerId`] for [`Socket::off_handler`], and [`Socket::off`] removes every handler of
+//! an event. Removing handlers never makes a socket leave a room (as Sails documents for
+//! `io.socket.off`). [`Socket::on_any`]/[`Socket::prepend_any`]/[`Socket::off_any`] see
+//! every incoming event, [`Socket::on_any_outgoing`]/[`Socket::off_any_outgoing`] every
+//! event emitted through the socket. [`Socket::set_data`]/[`Socket::data`] keep typed
+//! per-socket values (socket.io's `socket.data`). `compress(bool)` exists on emits for
+//! API parity and does nothing: Halyard never compresses frames (permessage-deflate is
+//! not negotiated).
+//!
+//! # Sails' room operations
+//!
+//! Every `sails.sockets.*` room operation has one Halyard call (`io` a [`Server`],
+//! `nsp = io.of("/")` a [`Namespace`]). Sails takes a callback; the Rust form is an
+//! `async fn` that resolves once the local part is done (with a cluster adapter, the
+//! other servers are asked and not waited for). A socket id is also the room of that
+//! socket, so "by id" operations go through the namespace without holding the
+//! [`Socket`]. Each row is exercised by the `sails` interop scenario (npm's
+//! socket.io-client, both runtimes, every transport).
+//!
+//! | Sails | Halyard |
+//! |---|---|
+//! | `join(socket, room)` | `socket.join(room)` |
+//! | `join(socketId, room, cb)` | `nsp.socket_join(sid, [room]).await` (= `nsp.in_(sid).sockets_join([room])`) |
+//! | `leave(socket, room)` | `socket.leave(room)` |
+//! | `leave(socketId, room, cb)` | `nsp.socket_leave(sid, [room]).await` (= `nsp.in_(sid).sockets_leave([room])`) |
+//! | `leaveAll(room, cb)` | `nsp.in_(room).sockets_leave_all().await` (each member leaves every room but its own) |
+//! | `addRoomMembersToRooms(from, to, cb)` | `nsp.in_(from).sockets_join(to).await` |
+//! | `removeRoomMembersFromRooms(from, to, cb)` | `nsp.in_(from).sockets_leave(to).await` |
+//! | `broadcast(rooms, event, data, socketToOmit)` | `nsp.to(room)…except(sid).emit(event, &data).await`, or `socket.to(room).emit(…)` to omit the sender |
+//! | `broadcast` from a socket to everyone else | `socket.broadcast().emit(event, &data).await` |
+//! | `blast(event, data, socketToOmit)` | `io.emit(event, &data).await` / `io.except(sid).emit(…)` |
+//! | `getId(socket)` | `socket.id()` |
+//! | `io.socket.off(event)` (rooms kept) | `socket.off(event)` / `socket.off_handler(id)` |
+
 pub(crate) mod conn;
 mod handshake;
 mod namespace;
@@ -53,6 +92,7 @@ pub mod test_support;
 
 use halyard_protocol::socketio::EncodeError;
 
+pub use crate::cors::{CorsOptions, CorsOrigins, Refused};
 pub use halyard_engine::socketio::DisconnectReason;
 pub use halyard_engine::socketio::server::{BroadcastAckOutcome, ConnectError, RecoveryConfig};
 pub use halyard_protocol::Binary;
@@ -61,7 +101,7 @@ pub use handshake::Handshake;
 pub use namespace::Namespace;
 pub use operator::BroadcastOperator;
 pub use server::{Server, ServerBuilder};
-pub use socket::{AckSender, HandlerResult, Socket, SocketEmitter};
+pub use socket::{AckSender, HandlerId, HandlerResult, Socket, SocketEmitter};
 
 /// What a Socket.IO operation can fail with.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -237,6 +237,46 @@ impl Namespace {
         self.operator().sockets_leave(rooms).await
     }
 
+    /// Makes the socket `sid` join `rooms`, without holding its [`Socket`] (Sails'
+    /// `join(socketId, room)`): `nsp.in_(sid).sockets_join(rooms)`, as a socket's id is
+    /// its own room. Resolves once the local part is done (the Rust form of Sails'
+    /// callback); an unknown id does nothing.
+    pub async fn socket_join<I, S>(&self, sid: &str, rooms: I) -> Result<(), Error>
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.in_(sid).sockets_join(rooms).await
+    }
+
+    /// Makes the socket `sid` leave `rooms`, without holding its [`Socket`] (Sails'
+    /// `leave(socketId, room, cb)`): `nsp.in_(sid).sockets_leave(rooms)`. Resolves once
+    /// the local part is done; an unknown id does nothing.
+    pub async fn socket_leave<I, S>(&self, sid: &str, rooms: I) -> Result<(), Error>
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.in_(sid).sockets_leave(rooms).await
+    }
+
+    /// The socket `sid` of this namespace, if it is connected to this server.
+    pub async fn socket(&self, sid: &str) -> Result<Option<Socket>, Error> {
+        let sockets = self.in_(sid).local().fetch_sockets().await?;
+        Ok(sockets.into_iter().find(|s| s.id() == sid))
+    }
+
+    /// Every socket of the namespace leaves every room but its own.
+    pub async fn sockets_leave_all(&self) -> Result<(), Error> {
+        self.operator().sockets_leave_all().await
+    }
+
+    /// socket.io's `compress(flag)`: accepted and ignored (Halyard does not compress
+    /// frames; permessage-deflate is not negotiated).
+    pub fn compress(&self, compress: bool) -> BroadcastOperator {
+        self.operator().compress(compress)
+    }
+
     /// Disconnects every socket of the namespace.
     pub async fn disconnect_sockets(&self, close: bool) -> Result<(), Error> {
         self.operator().disconnect_sockets(close).await

@@ -83,6 +83,12 @@ impl BroadcastOperator {
         self
     }
 
+    /// socket.io's `compress(flag)`: accepted and ignored, as Halyard does not compress
+    /// frames (permessage-deflate is not negotiated); kept for API parity.
+    pub fn compress(self, _compress: bool) -> Self {
+        self
+    }
+
     /// Only this server's sockets (meaningful with a cluster adapter).
     pub fn local(mut self) -> Self {
         self.opts.flags.local = true;
@@ -208,6 +214,16 @@ impl BroadcastOperator {
                 .adapter
                 .del_sockets(&nsp, self.opts.clone(), rooms.clone())
                 .await?;
+        }
+        Ok(())
+    }
+
+    /// Makes every target leave every room but its own (Sails' `leaveAll(room)` is
+    /// `io.in_(room).sockets_leave_all()`). Resolves once this server's sockets have
+    /// left; a socket another server holds (cluster adapter) is left as it is.
+    pub async fn sockets_leave_all(self) -> Result<(), Error> {
+        for socket in self.fetch_sockets().await? {
+            socket.leave_all();
         }
         Ok(())
     }

@@ -26,6 +26,7 @@ use super::namespace::{Namespace, NspHandlers};
 use super::operator::{BroadcastOperator, NspTarget};
 use super::{Error, Socket};
 use crate::adapter::{Adapter, InMemoryAdapter, Timer};
+use crate::cors::{AllowFn, CorsOptions, Guards, Refused};
 use crate::driver::{HttpInput, Registry};
 use crate::http::{Host, HttpServer, OpenRequest, Opened, ResponseFuture};
 use crate::runtime::Runtime;
@@ -81,6 +82,8 @@ pub(crate) struct ServerInner {
     closed: AtomicBool,
     client_bundle: Option<PathBuf>,
     bundle: OnceLock<Option<Bytes>>,
+    /// CORS and `allow_request`.
+    guards: Guards,
 }
 
 #[derive(Clone)]
@@ -406,6 +409,13 @@ impl HttpServer for Server {
         self.inner
             .local
             .set_timer(move || Arc::new(timer_rt) as Arc<dyn Timer>);
+        let guards = &self.inner.guards;
+        if !guards.is_empty() && request.uri().path().starts_with(self.path()) {
+            let inner = self.inner.clone();
+            return guards.run(request, move |request| {
+                Box::pin(crate::http::handle(rt, inner, remote, request))
+            });
+        }
         Box::pin(crate::http::handle(rt, self.inner.clone(), remote, request))
     }
 
@@ -426,6 +436,7 @@ pub struct ServerBuilder {
     ws_read_buffer: usize,
     adapter: Option<AdapterFactory>,
     client_bundle: Option<PathBuf>,
+    guards: Guards,
 }
 
 type AdapterFactory = Box<dyn FnOnce(Arc<InMemoryAdapter>) -> Arc<dyn Adapter> + Send>;
@@ -455,6 +466,7 @@ impl Default for ServerBuilder {
             ws_read_buffer: 512,
             adapter: None,
             client_bundle: None,
+            guards: Guards::default(),
         }
     }
 }
@@ -565,6 +577,71 @@ impl ServerBuilder {
         self
     }
 
+    /// Answers cross-origin requests as socket.io's `cors` option does (npm's `cors`
+    /// middleware): the CORS headers on every answer at the server's path, and `204`
+    /// to `OPTIONS` preflights there. Off by default (no CORS headers: browsers then
+    /// allow only same-origin long-polling; WebSocket is not subject to CORS).
+    ///
+    /// ```no_run
+    /// use halyard::socketio::{CorsOptions, CorsOrigins, Server};
+    /// let io = Server::builder()
+    ///     .cors(CorsOptions {
+    ///         origins: CorsOrigins::List(vec!["https://example.com".into()]),
+    ///         credentials: true,
+    ///         ..CorsOptions::default()
+    ///     })
+    ///     .build();
+    /// ```
+    pub fn cors(mut self, options: CorsOptions) -> Self {
+        self.guards.cors = Some(Arc::new(options));
+        self
+    }
+
+    /// Checks each handshake (a request opening an Engine.IO session, by long-polling
+    /// or WebSocket) before the session is made (engine.io's `allowRequest`): `Err`
+    /// answers `403` with `{"code":4,"message":"Forbidden"}` (or the [`Refused`]
+    /// message), and the client gets `connect_error`. Requests of open sessions are not
+    /// checked.
+    ///
+    /// ```no_run
+    /// use halyard::socketio::{Refused, Server};
+    /// let io = Server::builder()
+    ///     .allow_request(|parts| match parts.headers.contains_key("x-token") {
+    ///         true => Ok(()),
+    ///         false => Err(Refused::new("no token")),
+    ///     })
+    ///     .build();
+    /// ```
+    pub fn allow_request<F>(mut self, check: F) -> Self
+    where
+        F: Fn(&http::request::Parts) -> Result<(), Refused> + Send + Sync + 'static,
+    {
+        let check = move |parts: &http::request::Parts| std::future::ready(check(parts));
+        self.guards.allow_request = Some(Arc::new(AllowFn(check)));
+        self
+    }
+
+    /// [`allow_request`](Self::allow_request) with an async check. The closure gets the
+    /// request's head and returns a `'static` future: copy what it needs first.
+    ///
+    /// ```no_run
+    /// use halyard::socketio::{Refused, Server};
+    /// let io = Server::builder()
+    ///     .allow_request_async(|parts| {
+    ///         let cookie = parts.headers.get("cookie").cloned();
+    ///         async move { cookie.map(|_| ()).ok_or_else(Refused::default) }
+    ///     })
+    ///     .build();
+    /// ```
+    pub fn allow_request_async<F, Fut>(mut self, check: F) -> Self
+    where
+        F: Fn(&http::request::Parts) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), Refused>> + Send + 'static,
+    {
+        self.guards.allow_request = Some(Arc::new(AllowFn(check)));
+        self
+    }
+
     /// A custom adapter built over the in-memory one (which holds this server's local
     /// state): a cluster adapter does the local part through it.
     pub fn adapter<A: Adapter>(
@@ -608,6 +685,7 @@ impl ServerBuilder {
                 closed: AtomicBool::new(false),
                 client_bundle: self.client_bundle,
                 bundle: OnceLock::new(),
+                guards: self.guards,
             }),
         }
     }

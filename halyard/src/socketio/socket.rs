@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::fmt::Display;
 use std::future::Future;
 use std::marker::PhantomData;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -56,7 +56,10 @@ pub(crate) struct SocketInner {
     pub(crate) commands: crate::channel::Sender<Command>,
     pub(crate) server: Arc<ServerInner>,
     pub(crate) connected: AtomicBool,
-    handlers: Mutex<HashMap<String, Arc<dyn ErasedHandler>>>,
+    handlers: Mutex<HashMap<String, Vec<Listener<dyn ErasedHandler>>>>,
+    any: Mutex<Vec<Listener<dyn ErasedAny>>>,
+    any_outgoing: Mutex<Vec<Listener<dyn OutgoingFn>>>,
+    data: Mutex<http::Extensions>,
     on_disconnecting: Mutex<Vec<Arc<dyn ErasedDisconnect>>>,
     on_disconnect: Mutex<Vec<Arc<dyn ErasedDisconnect>>>,
 }
@@ -96,6 +99,75 @@ impl<T: Send, E: Display + Send> HandlerResult for Result<T, E> {
 
 pub(crate) trait ErasedHandler: Send + Sync + 'static {
     fn call(&self, socket: Socket, event: Event, ack: Option<AckSender>) -> BoxFuture<'static, ()>;
+}
+
+pub(crate) trait ErasedAny: Send + Sync + 'static {
+    fn call(&self, socket: Socket, event: Event) -> BoxFuture<'static, ()>;
+}
+
+trait OutgoingFn: Fn(&Socket, &Event) + Send + Sync + 'static {}
+impl<F: Fn(&Socket, &Event) + Send + Sync + 'static> OutgoingFn for F {}
+
+/// Identifies one handler registered with [`Socket::on`], [`Socket::once`],
+/// [`Socket::on_with_ack`], [`Socket::on_any`], [`Socket::prepend_any`] or
+/// [`Socket::on_any_outgoing`], to remove it alone later (socket.io's
+/// `socket.off(event, listener)`, where JavaScript compares functions). Ids are unique
+/// in the process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct HandlerId(u64);
+
+impl HandlerId {
+    fn next() -> Self {
+        static NEXT: AtomicU64 = AtomicU64::new(1);
+        Self(NEXT.fetch_add(1, Ordering::Relaxed))
+    }
+}
+
+/// A registered handler, with its id and whether it runs once.
+struct Listener<H: ?Sized> {
+    id: HandlerId,
+    once: bool,
+    handler: Arc<H>,
+}
+
+/// The handlers of one incoming event: the catch-all ones, then the event's own, in
+/// order. The ack goes to the first of the event's handlers.
+struct Chain {
+    any: Vec<Arc<dyn ErasedAny>>,
+    handlers: Vec<Arc<dyn ErasedHandler>>,
+}
+
+impl ErasedHandler for Chain {
+    fn call(&self, socket: Socket, event: Event, ack: Option<AckSender>) -> BoxFuture<'static, ()> {
+        let any = self.any.clone();
+        let handlers = self.handlers.clone();
+        Box::pin(async move {
+            for listener in any {
+                listener.call(socket.clone(), event.clone()).await;
+            }
+            let mut ack = ack;
+            for handler in handlers {
+                handler
+                    .call(socket.clone(), event.clone(), ack.take())
+                    .await;
+            }
+        })
+    }
+}
+
+struct AnyFn<F>(F);
+
+impl<F, Fut> ErasedAny for AnyFn<F>
+where
+    F: Fn(Socket, Event) -> Fut + Send + Sync + 'static,
+    Fut: Future + Send + 'static,
+    Fut::Output: HandlerResult,
+{
+    fn call(&self, socket: Socket, event: Event) -> BoxFuture<'static, ()> {
+        let name = event.name().to_owned();
+        let future = (self.0)(socket.clone(), event);
+        Box::pin(async move { future.await.report(&socket, &name) })
+    }
 }
 
 pub(crate) trait ErasedDisconnect: Send + Sync + 'static {
@@ -206,6 +278,9 @@ impl Socket {
                 server,
                 connected: AtomicBool::new(true),
                 handlers: Mutex::new(HashMap::new()),
+                any: Mutex::new(Vec::new()),
+                any_outgoing: Mutex::new(Vec::new()),
+                data: Mutex::new(http::Extensions::new()),
                 on_disconnecting: Mutex::new(Vec::new()),
                 on_disconnect: Mutex::new(Vec::new()),
             }),
@@ -225,8 +300,52 @@ impl Socket {
         &*self.inner.eio == eio
     }
 
+    /// What runs for an incoming `event`: its catch-all handlers then its own (the
+    /// ones registered with [`once`](Self::once) are removed now), or `None`.
     pub(crate) fn handler(&self, event: &str) -> Option<Arc<dyn ErasedHandler>> {
-        lock(&self.inner.handlers).get(event).cloned()
+        let any: Vec<Arc<dyn ErasedAny>> = lock(&self.inner.any)
+            .iter()
+            .map(|l| l.handler.clone())
+            .collect();
+        let handlers: Vec<Arc<dyn ErasedHandler>> = {
+            let mut map = lock(&self.inner.handlers);
+            match map.get_mut(event) {
+                Some(list) => {
+                    let handlers = list.iter().map(|l| l.handler.clone()).collect();
+                    list.retain(|l| !l.once);
+                    if list.is_empty() {
+                        map.remove(event);
+                    }
+                    handlers
+                }
+                None => Vec::new(),
+            }
+        };
+        match (any.is_empty(), handlers.len()) {
+            (true, 0) => None,
+            (true, 1) => handlers.into_iter().next(),
+            _ => Some(Arc::new(Chain { any, handlers })),
+        }
+    }
+
+    /// Tells the outgoing catch-all handlers about `event`.
+    fn notify_outgoing(&self, event: &Event) {
+        let listeners: Vec<Arc<dyn OutgoingFn>> = lock(&self.inner.any_outgoing)
+            .iter()
+            .map(|l| l.handler.clone())
+            .collect();
+        for listener in listeners {
+            listener(self, event);
+        }
+    }
+
+    fn add_handler(&self, event: String, once: bool, handler: Arc<dyn ErasedHandler>) -> HandlerId {
+        let id = HandlerId::next();
+        lock(&self.inner.handlers)
+            .entry(event)
+            .or_default()
+            .push(Listener { id, once, handler });
+        id
     }
 
     pub(crate) fn disconnecting_handlers(&self) -> Vec<Arc<dyn ErasedDisconnect>> {
@@ -269,36 +388,178 @@ impl Socket {
     }
 
     /// Handles the event `event`: `handler(socket, args)` where `args: T` is read with
-    /// the tuple rule (`(A,)` for one argument). Replaces an earlier handler of the same
-    /// event. Arguments that do not fit `T` are logged with `tracing::warn!` and, if
-    /// the client asked for an ack, answered with `{"error": "…"}`.
-    pub fn on<T, F, Fut>(&self, event: impl Into<String>, handler: F)
+    /// the tuple rule (`(A,)` for one argument). Handlers add up, as socket.io's
+    /// listeners do: every handler of the event runs, in registration order, one after
+    /// the other. Arguments that do not fit `T` are logged with `tracing::warn!` and, if
+    /// the client asked for an ack, answered with `{"error": "…"}`. The returned
+    /// [`HandlerId`] removes this handler alone with [`off_handler`](Self::off_handler).
+    pub fn on<T, F, Fut>(&self, event: impl Into<String>, handler: F) -> HandlerId
     where
         F: Fn(Socket, T) -> Fut + Send + Sync + 'static,
         Fut: Future + Send + 'static,
         Fut::Output: HandlerResult,
         T: DeserializeOwned + Send + 'static,
     {
-        let handler: Arc<dyn ErasedHandler> = Arc::new(Plain(handler, PhantomData));
-        lock(&self.inner.handlers).insert(event.into(), handler);
+        self.add_handler(event.into(), false, Arc::new(Plain(handler, PhantomData)))
+    }
+
+    /// Like [`on`](Self::on), for the next `event` only (socket.io's `socket.once`):
+    /// the handler is removed when that event arrives.
+    pub fn once<T, F, Fut>(&self, event: impl Into<String>, handler: F) -> HandlerId
+    where
+        F: Fn(Socket, T) -> Fut + Send + Sync + 'static,
+        Fut: Future + Send + 'static,
+        Fut::Output: HandlerResult,
+        T: DeserializeOwned + Send + 'static,
+    {
+        self.add_handler(event.into(), true, Arc::new(Plain(handler, PhantomData)))
     }
 
     /// Handles the event `event` with an ack responder: `handler(socket, args, ack)`;
-    /// answer with [`AckSender::send`] (socket.io's callback as the last argument).
-    pub fn on_with_ack<T, F, Fut>(&self, event: impl Into<String>, handler: F)
+    /// answer with [`AckSender::send`] (socket.io's callback as the last argument). With
+    /// several handlers of one event, the first registered gets the ack; the others get
+    /// an [`AckSender`] that sends nothing.
+    pub fn on_with_ack<T, F, Fut>(&self, event: impl Into<String>, handler: F) -> HandlerId
     where
         F: Fn(Socket, T, AckSender) -> Fut + Send + Sync + 'static,
         Fut: Future + Send + 'static,
         Fut::Output: HandlerResult,
         T: DeserializeOwned + Send + 'static,
     {
-        let handler: Arc<dyn ErasedHandler> = Arc::new(WithAck(handler, PhantomData));
-        lock(&self.inner.handlers).insert(event.into(), handler);
+        self.add_handler(event.into(), false, Arc::new(WithAck(handler, PhantomData)))
     }
 
-    /// Removes the handler of `event`.
+    /// Removes every handler of `event` (socket.io's `socket.off(event)` /
+    /// `removeAllListeners(event)`). Rooms are untouched: removing handlers never makes
+    /// the socket leave a room (as Sails documents for `io.socket.off`).
     pub fn off(&self, event: &str) {
         lock(&self.inner.handlers).remove(event);
+    }
+
+    /// Removes the one handler `id` (socket.io's `socket.off(event, listener)`),
+    /// whichever event or catch-all it handles; `false` if it was not registered (or a
+    /// [`once`](Self::once) handler already ran). Rooms are untouched.
+    pub fn off_handler(&self, id: HandlerId) -> bool {
+        let mut removed = false;
+        lock(&self.inner.handlers).retain(|_, list| {
+            list.retain(|l| {
+                let keep = l.id != id;
+                removed |= !keep;
+                keep
+            });
+            !list.is_empty()
+        });
+        removed || self.off_any(id) || self.off_any_outgoing(id)
+    }
+
+    /// Runs `handler(socket, event)` for every incoming event, before the event's own
+    /// handlers, in the connection's task (socket.io's `socket.onAny`). Acks are not
+    /// events and do not reach it. Read the arguments with [`Event::args`].
+    pub fn on_any<F, Fut>(&self, handler: F) -> HandlerId
+    where
+        F: Fn(Socket, Event) -> Fut + Send + Sync + 'static,
+        Fut: Future + Send + 'static,
+        Fut::Output: HandlerResult,
+    {
+        let id = HandlerId::next();
+        let handler: Arc<dyn ErasedAny> = Arc::new(AnyFn(handler));
+        lock(&self.inner.any).push(Listener {
+            id,
+            once: false,
+            handler,
+        });
+        id
+    }
+
+    /// Like [`on_any`](Self::on_any), but runs before the catch-all handlers already
+    /// registered (socket.io's `socket.prependAny`).
+    pub fn prepend_any<F, Fut>(&self, handler: F) -> HandlerId
+    where
+        F: Fn(Socket, Event) -> Fut + Send + Sync + 'static,
+        Fut: Future + Send + 'static,
+        Fut::Output: HandlerResult,
+    {
+        let id = HandlerId::next();
+        let handler: Arc<dyn ErasedAny> = Arc::new(AnyFn(handler));
+        lock(&self.inner.any).insert(
+            0,
+            Listener {
+                id,
+                once: false,
+                handler,
+            },
+        );
+        id
+    }
+
+    /// Removes the catch-all handler `id` (socket.io's `socket.offAny(listener)`);
+    /// `false` if it is not one.
+    pub fn off_any(&self, id: HandlerId) -> bool {
+        let mut any = lock(&self.inner.any);
+        let before = any.len();
+        any.retain(|l| l.id != id);
+        any.len() != before
+    }
+
+    /// Removes every incoming catch-all handler (socket.io's `socket.offAny()`).
+    pub fn off_any_all(&self) {
+        lock(&self.inner.any).clear();
+    }
+
+    /// Calls `listener(socket, event)` for every event emitted to this client through
+    /// this socket ([`emit`](Self::emit), [`emit_with_ack`](Self::emit_with_ack) and
+    /// their [`SocketEmitter`] forms), just before it is queued (socket.io's
+    /// `socket.onAnyOutgoing`). It runs in the emitting task and must not block.
+    /// Broadcasts ([`to`](Self::to), `io.emit`…) and ack answers do not reach it.
+    pub fn on_any_outgoing<F>(&self, listener: F) -> HandlerId
+    where
+        F: Fn(&Socket, &Event) + Send + Sync + 'static,
+    {
+        let id = HandlerId::next();
+        let handler: Arc<dyn OutgoingFn> = Arc::new(listener);
+        lock(&self.inner.any_outgoing).push(Listener {
+            id,
+            once: false,
+            handler,
+        });
+        id
+    }
+
+    /// Removes the outgoing catch-all handler `id` (socket.io's
+    /// `socket.offAnyOutgoing(listener)`); `false` if it is not one.
+    pub fn off_any_outgoing(&self, id: HandlerId) -> bool {
+        let mut any = lock(&self.inner.any_outgoing);
+        let before = any.len();
+        any.retain(|l| l.id != id);
+        any.len() != before
+    }
+
+    /// Removes every outgoing catch-all handler (socket.io's `socket.offAnyOutgoing()`).
+    pub fn off_any_outgoing_all(&self) {
+        lock(&self.inner.any_outgoing).clear();
+    }
+
+    /// Stores `value` with the socket, one value per type (socket.io's `socket.data`,
+    /// typed), returning the previous value of that type. It lives as long as the
+    /// socket; a recovered socket starts empty.
+    pub fn set_data<T: Clone + Send + Sync + 'static>(&self, value: T) -> Option<T> {
+        lock(&self.inner.data).insert(value)
+    }
+
+    /// A copy of the value of type `T` stored with [`set_data`](Self::set_data).
+    pub fn data<T: Clone + Send + Sync + 'static>(&self) -> Option<T> {
+        lock(&self.inner.data).get::<T>().cloned()
+    }
+
+    /// Removes and returns the value of type `T`.
+    pub fn remove_data<T: Clone + Send + Sync + 'static>(&self) -> Option<T> {
+        lock(&self.inner.data).remove::<T>()
+    }
+
+    /// Runs `f` on the socket's whole extension map (to update a value in place). Do
+    /// not call the socket's data methods from `f` (the map is locked meanwhile).
+    pub fn with_data<R>(&self, f: impl FnOnce(&mut http::Extensions) -> R) -> R {
+        f(&mut lock(&self.inner.data))
     }
 
     /// Runs `handler(socket, reason)` when the socket leaves, while its rooms are still
@@ -327,6 +588,13 @@ impl Socket {
             timeout: None,
             volatile: false,
         }
+    }
+
+    /// An emit with socket.io's `compress` flag. Halyard never compresses frames
+    /// (permessage-deflate is not negotiated, and polling bodies go as they are), so the
+    /// flag changes nothing; it is accepted for API parity with socket.io.
+    pub fn compress(&self, compress: bool) -> SocketEmitter {
+        self.emitter().compress(compress)
     }
 
     /// Emits `event` to this client with `args` (tuple rule). Waits for room in the
@@ -489,6 +757,12 @@ impl SocketEmitter {
         self
     }
 
+    /// socket.io's `compress(flag)`: accepted and ignored, as Halyard does not compress
+    /// frames (permessage-deflate is not negotiated).
+    pub fn compress(self, _compress: bool) -> Self {
+        self
+    }
+
     fn options(&self, ack: bool) -> EmitToOptions {
         EmitToOptions {
             ack,
@@ -518,7 +792,9 @@ impl SocketEmitter {
             if !self.socket.connected() {
                 return Err(Error::Closed);
             }
-            let command = self.command(event?, false, None);
+            let event = event?;
+            self.socket.notify_outgoing(&event);
+            let command = self.command(event, false, None);
             self.socket.send_command(command).await
         }
     }
@@ -535,8 +811,10 @@ impl SocketEmitter {
             if !self.socket.connected() {
                 return Err(Error::Closed);
             }
+            let event = event?;
+            self.socket.notify_outgoing(&event);
             let (tx, rx) = oneshot::channel();
-            let command = self.command(event?, true, Some(tx));
+            let command = self.command(event, true, Some(tx));
             self.socket.send_command(command).await?;
             let args = rx.await.map_err(|_| Error::Closed)??;
             args.deserialize::<R>()

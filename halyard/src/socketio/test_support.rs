@@ -11,8 +11,13 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{AckSender, Binary, ConnectError, Handshake, RawJson, Server, Socket};
-use crate::test_support::{Harness, request};
+use std::sync::{Arc, Mutex};
+
+use super::{
+    AckSender, Binary, ConnectError, CorsOptions, CorsOrigins, HandlerId, Handshake, RawJson,
+    Refused, Server, Socket,
+};
+use crate::test_support::{Answer, Harness, request};
 
 /// Instantiates every Socket.IO interop scenario for a [`Harness`], as modules named
 /// after the scenarios with one test per transport mode (`rooms::websocket`…).
@@ -28,6 +33,17 @@ macro_rules! socketio_tests {
         $crate::socketio_scenario!($harness, $interop, reconnect);
         $crate::socketio_scenario!($harness, $interop, server);
         $crate::socketio_scenario!($harness, $interop, recovery);
+        $crate::socketio_scenario!($harness, $interop, listeners);
+        $crate::socketio_scenario!($harness, $interop, sails);
+        $crate::socketio_scenario!($harness, $interop, refused);
+        #[test]
+        fn cors_headers_and_preflight() {
+            $crate::socketio::test_support::cors_headers_and_preflight::<$harness>();
+        }
+        #[test]
+        fn allow_request_refuses_handshakes() {
+            $crate::socketio::test_support::allow_request_refuses_handshakes::<$harness>();
+        }
         #[test]
         fn client_bundle() {
             $crate::socketio::test_support::client_bundle::<$harness>($interop);
@@ -106,10 +122,27 @@ struct Inner {
 ///   everyone leave the room; `panic` panics. Every socket leaving is reported to the
 ///   room `observers` as `leaving(sid, rooms)` (on disconnecting, rooms still there)
 ///   then `left(sid, reason)`.
+/// - Handler management ([`listeners`]): `once` emits `once-fired` once; `multi` has two
+///   handlers (`multi("first")`, `multi("second")`); `drop-second` removes the second
+///   by its id; `drop-multi` removes both; `log` acks (and clears) what the catch-all
+///   handlers saw (`pre:` from `prepend_any`, `any:` from `on_any`, `out:` from
+///   `on_any_outgoing`); `off-any` removes the `on_any` and outgoing ones; `compress`
+///   emits `compressed` with `compress(false)`.
+/// - Sails' room operations ([`sails`]): `sails-join(sid, room)`, `sails-leave(sid,
+///   room)`, `sails-leave-all(room)`, `sails-add(from, to)`, `sails-remove(from, to)`,
+///   `sails-broadcast(room, event, data, omit)`, `sails-socket-broadcast(event, data)`,
+///   `sails-blast(event, data, omit)`, and `rooms-of(sid)` acking that socket's rooms.
 pub fn app(recovery: bool) -> Server {
     let mut builder = Server::builder()
         .ping_interval(Duration::from_millis(1000))
-        .ping_timeout(Duration::from_millis(1000));
+        .ping_timeout(Duration::from_millis(1000))
+        // The `refused` scenario: a handshake with `refuse=1` in its query is refused.
+        .allow_request(
+            |parts| match parts.uri.query().unwrap_or("").contains("refuse=1") {
+                true => Err(Refused::new("refused by allow_request")),
+                false => Ok(()),
+            },
+        );
     if recovery {
         builder = builder.connection_state_recovery(Duration::from_secs(10));
     }
@@ -169,11 +202,203 @@ pub fn app(recovery: bool) -> Server {
     io
 }
 
+/// What the catch-all handlers of a socket saw (stored with `Socket::set_data`).
+#[derive(Clone, Default)]
+struct Log(Arc<Mutex<Vec<String>>>);
+
+impl Log {
+    fn push(&self, entry: String) {
+        self.0.lock().expect("log").push(entry);
+    }
+}
+
+/// The ids of the handlers `drop-second` and `off-any` remove.
+#[derive(Clone, Copy)]
+struct Ids {
+    second: HandlerId,
+    any: HandlerId,
+    outgoing: HandlerId,
+}
+
+/// The handler-management handlers (`once`, `off`, catch-alls, `compress`, data).
+fn listeners(socket: &Socket) {
+    let log = Log::default();
+    socket.set_data(log.clone());
+    socket.once("once", |socket: Socket, (): ()| async move {
+        socket.emit("once-fired", &()).await
+    });
+    socket.on("multi", |socket: Socket, (): ()| async move {
+        socket.emit("multi", "first").await
+    });
+    let second = socket.on("multi", |socket: Socket, (): ()| async move {
+        socket.emit("multi", "second").await
+    });
+    let seen = log.clone();
+    let any = socket.on_any(move |_: Socket, event: super::Event| {
+        seen.push(format!("any:{}", event.name()));
+        async {}
+    });
+    let seen = log.clone();
+    socket.prepend_any(move |_: Socket, event: super::Event| {
+        seen.push(format!("pre:{}", event.name()));
+        async {}
+    });
+    let seen = log;
+    let outgoing = socket.on_any_outgoing(move |_: &Socket, event: &super::Event| {
+        seen.push(format!("out:{}", event.name()));
+    });
+    socket.set_data(Ids {
+        second,
+        any,
+        outgoing,
+    });
+    socket.on_with_ack(
+        "drop-second",
+        |socket: Socket, (): (), ack: AckSender| async move {
+            let ids = socket.data::<Ids>().expect("ids");
+            ack.send(&socket.off_handler(ids.second)).await
+        },
+    );
+    socket.on_with_ack(
+        "drop-multi",
+        |socket: Socket, (): (), ack: AckSender| async move {
+            socket.off("multi");
+            ack.send(&()).await
+        },
+    );
+    socket.on_with_ack("log", |socket: Socket, (): (), ack: AckSender| async move {
+        let log = socket.data::<Log>().expect("log");
+        let entries = std::mem::take(&mut *log.0.lock().expect("log"));
+        ack.send(&entries).await
+    });
+    socket.on_with_ack(
+        "off-any",
+        |socket: Socket, (): (), ack: AckSender| async move {
+            let ids = socket.data::<Ids>().expect("ids");
+            let removed = socket.off_any(ids.any) && socket.off_any_outgoing(ids.outgoing);
+            ack.send(&removed).await
+        },
+    );
+    socket.on("compress", |socket: Socket, (): ()| async move {
+        socket.compress(false).emit("compressed", &()).await
+    });
+}
+
+/// Sails' room operations, each as its Halyard call (see the table in the crate docs).
+fn sails(io: &Server, socket: &Socket) {
+    let nsp = io.of(socket.nsp());
+    let n = nsp.clone();
+    socket.on_with_ack(
+        "sails-join",
+        move |_: Socket, (sid, room): (String, String), ack: AckSender| {
+            let nsp = n.clone();
+            async move {
+                nsp.socket_join(&sid, [room]).await?;
+                ack.send(&()).await
+            }
+        },
+    );
+    let n = nsp.clone();
+    socket.on_with_ack(
+        "sails-leave",
+        move |_: Socket, (sid, room): (String, String), ack: AckSender| {
+            let nsp = n.clone();
+            async move {
+                nsp.socket_leave(&sid, [room]).await?;
+                ack.send(&()).await
+            }
+        },
+    );
+    let n = nsp.clone();
+    socket.on_with_ack(
+        "sails-leave-all",
+        move |_: Socket, (room,): (String,), ack: AckSender| {
+            let nsp = n.clone();
+            async move {
+                nsp.in_(room).sockets_leave_all().await?;
+                ack.send(&()).await
+            }
+        },
+    );
+    let n = nsp.clone();
+    socket.on_with_ack(
+        "sails-add",
+        move |_: Socket, (from, to): (String, String), ack: AckSender| {
+            let nsp = n.clone();
+            async move {
+                nsp.in_(from).sockets_join([to]).await?;
+                ack.send(&()).await
+            }
+        },
+    );
+    let n = nsp.clone();
+    socket.on_with_ack(
+        "sails-remove",
+        move |_: Socket, (from, to): (String, String), ack: AckSender| {
+            let nsp = n.clone();
+            async move {
+                nsp.in_(from).sockets_leave([to]).await?;
+                ack.send(&()).await
+            }
+        },
+    );
+    let n = nsp.clone();
+    socket.on_with_ack(
+        "sails-broadcast",
+        move |_: Socket,
+              (room, event, data, omit): (String, String, Value, String),
+              ack: AckSender| {
+            let nsp = n.clone();
+            async move {
+                nsp.to(room).except(omit).emit(&event, &data).await?;
+                ack.send(&()).await
+            }
+        },
+    );
+    socket.on_with_ack(
+        "sails-socket-broadcast",
+        |socket: Socket, (event, data): (String, Value), ack: AckSender| async move {
+            socket.broadcast().emit(&event, &data).await?;
+            ack.send(&()).await
+        },
+    );
+    let n = nsp.clone();
+    socket.on_with_ack(
+        "sails-blast",
+        move |_: Socket, (event, data, omit): (String, Value, String), ack: AckSender| {
+            let nsp = n.clone();
+            async move {
+                match omit.is_empty() {
+                    true => nsp.emit(&event, &data).await?,
+                    false => nsp.except(omit).emit(&event, &data).await?,
+                }
+                ack.send(&()).await
+            }
+        },
+    );
+    socket.on_with_ack(
+        "rooms-of",
+        move |_: Socket, (sid,): (String,), ack: AckSender| {
+            let nsp = nsp.clone();
+            async move {
+                let rooms = nsp.socket(&sid).await?.map(|socket| {
+                    let mut rooms = socket.rooms();
+                    rooms.sort();
+                    rooms
+                });
+                ack.send(&(rooms,)).await
+            }
+        },
+    );
+}
+
 fn panics() {
     panic!("a handler panics (on purpose)")
 }
 
 fn handlers(io: &Server, socket: &Socket) {
+    listeners(socket);
+    sails(io, socket);
     socket.on_with_ack(
         "sum",
         |_: Socket, (a, b): (i64, i64), ack: AckSender| async move { ack.send(&(a + b)).await },
@@ -435,5 +660,215 @@ pub fn client_bundle<H: Harness>(interop_dir: &str) {
         let plain = h.listen(Server::new()).await;
         let answer = request(&h, plain, "GET", "/socket.io/socket.io.js", "").await;
         assert_ne!(answer.status, 200, "no bundle unless asked for");
+    });
+}
+
+/// One HTTP/1.1 request with extra `headers`, on a fresh connection.
+pub async fn request_with<H: Harness>(
+    h: &H,
+    addr: std::net::SocketAddr,
+    method: &str,
+    path_and_query: &str,
+    headers: &[(&str, &str)],
+) -> Answer {
+    use http_body_util::{BodyExt, Full};
+    let io = H::connect(addr).await.expect("connect");
+    let (mut sender, connection) = hyper::client::conn::http1::handshake(io)
+        .await
+        .expect("HTTP handshake");
+    crate::Runtime::spawn(&h.runtime(), async move {
+        let _ = connection.await;
+    });
+    let mut builder = http::Request::builder()
+        .method(method)
+        .uri(path_and_query)
+        .header(http::header::HOST, addr.to_string());
+    for (name, value) in headers {
+        builder = builder.header(*name, *value);
+    }
+    let request = builder
+        .body(Full::new(bytes::Bytes::new()))
+        .expect("request");
+    let response = sender.send_request(request).await.expect("response");
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes();
+    Answer {
+        status,
+        headers,
+        body,
+    }
+}
+
+const HANDSHAKE: &str = "/socket.io/?EIO=4&transport=polling";
+
+/// The sid in a polling handshake's `0{…}` body.
+fn sid_of(answer: &Answer) -> String {
+    let open: Value = serde_json::from_str(&answer.text()[1..]).expect("OPEN packet");
+    open["sid"].as_str().expect("sid").to_owned()
+}
+
+/// `cors(…)`: the CORS headers on polling answers (listed origins echoed, others
+/// not), `OPTIONS` preflights answered `204`; `*` for any origin; none without it.
+pub fn cors_headers_and_preflight<H: Harness>() {
+    let h = H::new();
+    h.block_on(async {
+        let listed = h
+            .listen(
+                Server::builder()
+                    // a poll of an idle session is answered by the next ping
+                    .ping_interval(Duration::from_millis(100))
+                    .cors(CorsOptions {
+                        origins: CorsOrigins::List(vec!["http://ok.example".into()]),
+                        credentials: true,
+                        exposed_headers: vec!["x-served-by".into()],
+                        max_age: Some(Duration::from_secs(600)),
+                        ..CorsOptions::default()
+                    })
+                    .build(),
+            )
+            .await;
+        let ok = [("origin", "http://ok.example")];
+        let preflight = request_with(
+            &h,
+            listed,
+            "OPTIONS",
+            HANDSHAKE,
+            &[
+                ("origin", "http://ok.example"),
+                ("access-control-request-method", "POST"),
+                ("access-control-request-headers", "content-type"),
+            ],
+        )
+        .await;
+        assert_eq!(preflight.status, 204);
+        assert_eq!(
+            preflight.header("access-control-allow-origin"),
+            Some("http://ok.example")
+        );
+        assert_eq!(
+            preflight.header("access-control-allow-credentials"),
+            Some("true")
+        );
+        assert_eq!(
+            preflight.header("access-control-allow-methods"),
+            Some("GET,HEAD,PUT,PATCH,POST,DELETE")
+        );
+        assert_eq!(
+            preflight.header("access-control-allow-headers"),
+            Some("content-type")
+        );
+        assert_eq!(preflight.header("access-control-max-age"), Some("600"));
+        let open = request_with(&h, listed, "GET", HANDSHAKE, &ok).await;
+        assert_eq!(open.status, 200, "{}", open.text());
+        assert_eq!(
+            open.header("access-control-allow-origin"),
+            Some("http://ok.example")
+        );
+        assert_eq!(
+            open.header("access-control-allow-credentials"),
+            Some("true")
+        );
+        assert_eq!(
+            open.header("access-control-expose-headers"),
+            Some("x-served-by")
+        );
+        assert_eq!(open.header("vary"), Some("Origin"));
+        // The session's own requests carry them too.
+        let sid = sid_of(&open);
+        let poll_path = format!("{HANDSHAKE}&sid={sid}");
+        let poll = request_with(&h, listed, "GET", &poll_path, &ok).await;
+        assert_eq!(poll.status, 200, "{}", poll.text());
+        assert_eq!(
+            poll.header("access-control-allow-origin"),
+            Some("http://ok.example")
+        );
+        // Another origin gets no Access-Control-Allow-Origin.
+        let evil = [("origin", "http://evil.example")];
+        let other = request_with(&h, listed, "GET", HANDSHAKE, &evil).await;
+        assert_eq!(other.header("access-control-allow-origin"), None);
+        let other = request_with(&h, listed, "OPTIONS", HANDSHAKE, &evil).await;
+        assert_eq!(other.status, 204);
+        assert_eq!(other.header("access-control-allow-origin"), None);
+
+        let any = h
+            .listen(Server::builder().cors(CorsOptions::default()).build())
+            .await;
+        let open = request_with(&h, any, "GET", HANDSHAKE, &evil).await;
+        assert_eq!(open.status, 200);
+        assert_eq!(open.header("access-control-allow-origin"), Some("*"));
+        assert_eq!(open.header("access-control-allow-credentials"), None);
+        // Not under the path: not ours, no CORS.
+        let elsewhere = request_with(&h, any, "OPTIONS", "/other", &evil).await;
+        assert_eq!(elsewhere.status, 404);
+
+        let plain = h.listen(Server::new()).await;
+        let open = request_with(&h, plain, "GET", HANDSHAKE, &ok).await;
+        assert_eq!(open.status, 200);
+        assert_eq!(open.header("access-control-allow-origin"), None);
+        let preflight = request_with(&h, plain, "OPTIONS", HANDSHAKE, &ok).await;
+        assert_ne!(preflight.status, 204, "no preflight answers without cors");
+    });
+}
+
+/// `allow_request`/`allow_request_async`: a refused handshake gets `403` with
+/// `{"code":4,"message":…}` and no session; an accepted one opens a session whose
+/// later requests are not checked again.
+pub fn allow_request_refuses_handshakes<H: Harness>() {
+    let h = H::new();
+    h.block_on(async {
+        let io = Server::builder()
+            .allow_request(|parts| match parts.headers.contains_key("x-token") {
+                true => Ok(()),
+                false => Err(Refused::default()),
+            })
+            .cors(CorsOptions::default())
+            .build();
+        let addr = h.listen(io.clone()).await;
+        let refused = request(&h, addr, "GET", HANDSHAKE, "").await;
+        assert_eq!(refused.status, 403);
+        assert_eq!(refused.text(), r#"{"code":4,"message":"Forbidden"}"#);
+        assert_eq!(refused.header("content-type"), Some("application/json"));
+        assert_eq!(
+            refused.header("access-control-allow-origin"),
+            Some("*"),
+            "a refusal carries the CORS headers (the browser can read it)"
+        );
+        assert_eq!(
+            io.connection_count(),
+            0,
+            "no session for a refused handshake"
+        );
+        let open = request_with(&h, addr, "GET", HANDSHAKE, &[("x-token", "1")]).await;
+        assert_eq!(open.status, 200, "{}", open.text());
+        let sid = sid_of(&open);
+        let poll = request(&h, addr, "POST", &format!("{HANDSHAKE}&sid={sid}"), "40").await;
+        assert_eq!(
+            poll.status, 200,
+            "an open session's requests are not checked"
+        );
+
+        let io = Server::builder()
+            .allow_request_async(|parts| {
+                let query = parts.uri.query().unwrap_or("").to_owned();
+                async move {
+                    match query.contains("pass=yes") {
+                        true => Ok(()),
+                        false => Err(Refused::new("go away")),
+                    }
+                }
+            })
+            .build();
+        let addr = h.listen(io).await;
+        let refused = request(&h, addr, "GET", HANDSHAKE, "").await;
+        assert_eq!(refused.status, 403);
+        assert_eq!(refused.text(), r#"{"code":4,"message":"go away"}"#);
+        let open = request(&h, addr, "GET", &format!("{HANDSHAKE}&pass=yes"), "").await;
+        assert_eq!(open.status, 200, "{}", open.text());
     });
 }
