@@ -122,13 +122,13 @@ struct Inner {
 ///   everyone leave the room; `panic` panics. Every socket leaving is reported to the
 ///   room `observers` as `leaving(sid, rooms)` (on disconnecting, rooms still there)
 ///   then `left(sid, reason)`.
-/// - Handler management ([`listeners`]): `once` emits `once-fired` once; `multi` has two
+/// - Handler management (`listeners`): `once` emits `once-fired` once; `multi` has two
 ///   handlers (`multi("first")`, `multi("second")`); `drop-second` removes the second
 ///   by its id; `drop-multi` removes both; `log` acks (and clears) what the catch-all
 ///   handlers saw (`pre:` from `prepend_any`, `any:` from `on_any`, `out:` from
 ///   `on_any_outgoing`); `off-any` removes the `on_any` and outgoing ones; `compress`
 ///   emits `compressed` with `compress(false)`.
-/// - Sails' room operations ([`sails`]): `sails-join(sid, room)`, `sails-leave(sid,
+/// - Sails' room operations (`sails`): `sails-join(sid, room)`, `sails-leave(sid,
 ///   room)`, `sails-leave-all(room)`, `sails-add(from, to)`, `sails-remove(from, to)`,
 ///   `sails-broadcast(room, event, data, omit)`, `sails-socket-broadcast(event, data)`,
 ///   `sails-blast(event, data, omit)`, and `rooms-of(sid)` acking that socket's rooms.
