@@ -271,6 +271,9 @@ impl<R: Runtime, A: Application> Core<R, A> {
                     match self.held.iter().position(|(id, _)| *id == request) {
                         Some(i) => {
                             let (_, reply) = self.held.swap_remove(i);
+                            if self.held.is_empty() {
+                                self.held = Vec::new();
+                            }
                             let _ = reply.send(response);
                         }
                         None => tracing::trace!(?request, "answer for a request no longer held"),
@@ -358,6 +361,9 @@ impl<R: Runtime, A: Application> Core<R, A> {
                 continue;
             };
             let (initial, _) = self.upgrades.swap_remove(i);
+            if self.upgrades.is_empty() {
+                self.upgrades = Vec::new();
+            }
             progress = true;
             match (initial, ws) {
                 (true, Some(ws)) => self.ws = Some(ws),
@@ -435,6 +441,10 @@ impl<R: Runtime, A: Application> Core<R, A> {
                 }
                 Poll::Pending => break,
             }
+        }
+        if self.ws_out.is_empty() && self.ws_out.capacity() > 0 {
+            // An idle connection holds no buffer.
+            self.ws_out = VecDeque::new();
         }
         if failed.is_none() && self.ws_unflushed {
             match ws.as_mut().poll_flush(cx) {

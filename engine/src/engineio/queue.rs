@@ -79,6 +79,10 @@ impl SendQueue {
 
     pub(crate) fn pop(&mut self) -> Option<Frame> {
         let frame = self.frames.pop_front()?;
+        if self.frames.is_empty() {
+            // An idle session holds no buffer.
+            self.frames = VecDeque::new();
+        }
         if kind(&frame) == Kind::App {
             self.app_frames -= 1;
             self.app_bytes -= frame.len();
@@ -108,7 +112,7 @@ impl SendQueue {
     pub(crate) fn drain_all(&mut self) -> Vec<Frame> {
         self.app_frames = 0;
         self.app_bytes = 0;
-        self.frames.drain(..).collect()
+        Vec::from(std::mem::take(&mut self.frames))
     }
 }
 

@@ -473,6 +473,10 @@ impl Application for SioApp {
                 None => break,
             }
         }
+        if self.jobs.is_empty() && self.jobs.capacity() > 0 {
+            // An idle connection holds no buffer.
+            self.jobs = VecDeque::new();
+        }
         match self.jobs.len() >= self.server.event_buffer {
             true => Poll::Pending,
             false => Poll::Ready(()),

@@ -1,5 +1,6 @@
 //! Handshake routing: which request opens a session, which belongs to one, which fails.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use super::session::ServerSession;
@@ -74,7 +75,8 @@ pub enum Decision {
 /// seeded generator. It holds no session; the driver owns them (one per connection).
 #[derive(Debug)]
 pub struct Endpoint {
-    config: ServerConfig,
+    /// Shared with every session it opens (not a copy per session).
+    config: Arc<ServerConfig>,
     rng: SeededRng,
 }
 
@@ -82,7 +84,7 @@ impl Endpoint {
     /// An endpoint with this configuration; `seed` makes session ids reproducible.
     pub fn new(config: ServerConfig, seed: u64) -> Self {
         Self {
-            config,
+            config: Arc::new(config),
             rng: SeededRng::new(seed),
         }
     }

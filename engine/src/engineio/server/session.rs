@@ -1,6 +1,7 @@
 //! One server-side Engine.IO session.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -97,7 +98,7 @@ struct PendingPost {
 #[derive(Debug)]
 pub struct ServerSession {
     sid: String,
-    config: ServerConfig,
+    config: Arc<ServerConfig>,
     state: State,
     transport: TransportKind,
     /// `Some(probed)` while a WebSocket is probing for an upgrade.
@@ -119,7 +120,7 @@ impl ServerSession {
     /// of the handshake GET for polling.
     pub(crate) fn new(
         sid: String,
-        config: ServerConfig,
+        config: Arc<ServerConfig>,
         transport: TransportKind,
         now: Instant,
     ) -> (Self, Option<RequestId>) {
@@ -477,12 +478,16 @@ impl ServerSession {
         if self.transmits.is_empty() {
             self.flush();
         }
-        self.transmits.pop_front()
+        let transmit = self.transmits.pop_front();
+        release_if_empty(&mut self.transmits);
+        transmit
     }
 
     /// The next event for the layer above. Call until `None` after every input.
     pub fn poll_event(&mut self) -> Option<Event> {
-        self.events.pop_front()
+        let event = self.events.pop_front();
+        release_if_empty(&mut self.events);
+        event
     }
 
     /// The next deadline: call [`handle_timeout`](Self::handle_timeout) when it passes.
@@ -657,4 +662,12 @@ fn noop_payload() -> HttpResponse {
 
 fn millis(d: std::time::Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// Frees the buffer of a drained queue: an idle session holds none (a few hundred bytes
+/// per connection otherwise, kept at the size of the last burst).
+fn release_if_empty<T>(queue: &mut VecDeque<T>) {
+    if queue.is_empty() && queue.capacity() > 0 {
+        *queue = VecDeque::new();
+    }
 }
