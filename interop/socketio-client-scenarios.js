@@ -302,8 +302,9 @@ const scenarios = {
     const compressed = next(s, "compressed");
     s.emit("compress");
     await compressed;
+    await s.emitWithAck("io-emit", "to all");
     const log = await s.emitWithAck("log");
-    for (const entry of ["pre:once", "any:once", "pre:multi", "any:multi", "out:once-fired", "out:multi", "out:compressed", "any:log"]) {
+    for (const entry of ["pre:once", "any:once", "pre:multi", "any:multi", "out:once-fired", "out:multi", "out:compressed", "out:everyone", "any:log"]) {
       check(log.includes(entry), `catch-all log has ${entry}: ${JSON.stringify(log)}`);
     }
     check(log.indexOf("pre:once") < log.indexOf("any:once"), `prepend_any runs first: ${JSON.stringify(log)}`);

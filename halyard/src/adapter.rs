@@ -14,6 +14,7 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -140,6 +141,9 @@ impl State {
 pub struct InMemoryAdapter {
     state: Mutex<State>,
     timer: OnceLock<Arc<dyn Timer>>,
+    /// Whether some socket ever had an outgoing catch-all handler: broadcasts then
+    /// keep a copy of their event to show it to them.
+    pub(crate) outgoing: AtomicBool,
 }
 
 impl std::fmt::Debug for InMemoryAdapter {
@@ -158,6 +162,7 @@ impl InMemoryAdapter {
                 waiters: HashMap::new(),
             }),
             timer: OnceLock::new(),
+            outgoing: AtomicBool::new(false),
         }
     }
 
@@ -189,11 +194,15 @@ impl InMemoryAdapter {
 
     /// Hands `packet` to each target's connection: waits for room in each connection's
     /// queue, except for a volatile packet, which is dropped where there is none.
-    async fn deliver(nsp: &str, mut packet: Broadcast, targets: Vec<Socket>) {
+    /// `event`, when given, is shown to each target's outgoing catch-all handlers.
+    async fn deliver(nsp: &str, mut packet: Broadcast, targets: Vec<Socket>, event: Option<Event>) {
         let volatile = packet.volatile;
         packet.targets = Vec::new();
         let packet = Arc::new(packet);
         for socket in targets {
+            if let Some(event) = &event {
+                socket.notify_outgoing(event);
+            }
             let command = Command::Send {
                 nsp: nsp.to_owned(),
                 packet: packet.clone(),
@@ -217,6 +226,7 @@ impl InMemoryAdapter {
         opts: BroadcastOptions,
     ) -> Result<(), Error> {
         let now = self.now();
+        let copy = self.outgoing.load(Ordering::Relaxed).then(|| event.clone());
         let (packet, targets) = {
             let mut state = self.state();
             let state = &mut *state;
@@ -231,7 +241,7 @@ impl InMemoryAdapter {
                 .collect();
             (packet, targets)
         };
-        Self::deliver(nsp, packet, targets).await;
+        Self::deliver(nsp, packet, targets, copy).await;
         Ok(())
     }
 
@@ -244,6 +254,7 @@ impl InMemoryAdapter {
         timeout: Duration,
     ) -> Result<BroadcastAckOutcome, Error> {
         let now = self.now();
+        let copy = self.outgoing.load(Ordering::Relaxed).then(|| event.clone());
         let (rx, packet, targets, deadline) = {
             let mut state = self.state();
             let state = &mut *state;
@@ -269,7 +280,7 @@ impl InMemoryAdapter {
                 .collect();
             (rx, packet, targets, deadline)
         };
-        Self::deliver(nsp, packet, targets).await;
+        Self::deliver(nsp, packet, targets, copy).await;
         let mut rx = rx;
         if let Some(timer) = self.timer.get().cloned() {
             let answered = futures_lite::future::or(async { Some((&mut rx).await) }, async {

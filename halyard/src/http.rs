@@ -438,3 +438,65 @@ fn plain(status: StatusCode, text: &'static str) -> Response<Body> {
     );
     response
 }
+
+/// Two servers on one listener, each at its own path (the issue's "a raw Engine.IO
+/// server … served at its own path" beside the Socket.IO server): a request goes to
+/// `first` when [`first.serves`](HttpServer::serves) its path, else to `second` (which
+/// answers `404` outside its own path). Nest them for more. Give the two servers
+/// different paths: [`EngineIoServer`](crate::EngineIoServer)'s default is
+/// `/engine.io/`, the Socket.IO server's `/socket.io/`.
+///
+/// ```no_run
+/// use halyard::{EngineIoServer, Routed, socketio::Server};
+///
+/// let io = Server::new();
+/// let eio = EngineIoServer::builder().build();
+/// let both = Routed::new(io, eio);
+/// // halyard_tokio::serve(listener, both).await
+/// ```
+#[derive(Debug, Clone)]
+pub struct Routed<A, B> {
+    first: A,
+    second: B,
+}
+
+impl<A: HttpServer, B: HttpServer> Routed<A, B> {
+    /// `first` at its path, `second` for every other request.
+    pub fn new(first: A, second: B) -> Self {
+        Self { first, second }
+    }
+
+    /// The first server.
+    pub fn first(&self) -> &A {
+        &self.first
+    }
+
+    /// The second server.
+    pub fn second(&self) -> &B {
+        &self.second
+    }
+}
+
+impl<A: HttpServer, B: HttpServer> HttpServer for Routed<A, B> {
+    fn handle_request<R: Runtime, Body: RequestBody>(
+        &self,
+        rt: R,
+        remote: Option<SocketAddr>,
+        request: Request<Body>,
+    ) -> ResponseFuture {
+        match self.first.serves(request.uri().path()) {
+            true => self.first.handle_request(rt, remote, request),
+            false => self.second.handle_request(rt, remote, request),
+        }
+    }
+
+    /// The first server's path (see [`serves`](Self::serves) for both).
+    fn path(&self) -> &str {
+        self.first.path()
+    }
+
+    /// Whether either server serves `path`.
+    fn serves(&self, path: &str) -> bool {
+        self.first.serves(path) || self.second.serves(path)
+    }
+}

@@ -28,7 +28,8 @@
 //! [`EngineIoServer`] is the equivalent of npm's `engine.io`: each connection reaches the
 //! application as an [`EngineIoSocket`] (send and receive text and binary messages,
 //! close), whatever its transport (long-polling, WebSocket, or polling upgraded to
-//! WebSocket).
+//! WebSocket). [`Routed`] serves it at its own path beside the Socket.IO server, on one
+//! listener: `serve(listener, Routed::new(io, eio))`.
 
 pub mod adapter;
 mod channel;
@@ -52,7 +53,7 @@ pub use halyard_engine::engineio::{
     CloseReason, Frame, OverflowPolicy, ServerConfig, TransportKind,
 };
 pub use http::{
-    Body, EngineIoService, HttpServer, HttpService, RequestBody, ResponseFuture, serve,
+    Body, EngineIoService, HttpServer, HttpService, RequestBody, ResponseFuture, Routed, serve,
     serve_connection, serve_connection_from,
 };
 pub use io::HyperIo;

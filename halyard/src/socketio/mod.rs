@@ -51,7 +51,7 @@
 //! an event. Removing handlers never makes a socket leave a room (as Sails documents for
 //! `io.socket.off`). [`Socket::on_any`]/[`Socket::prepend_any`]/[`Socket::off_any`] see
 //! every incoming event, [`Socket::on_any_outgoing`]/[`Socket::off_any_outgoing`] every
-//! event emitted through the socket. [`Socket::set_data`]/[`Socket::data`] keep typed
+//! event sent to the client (its own emits and this server's broadcasts). [`Socket::set_data`]/[`Socket::data`] keep typed
 //! per-socket values (socket.io's `socket.data`). `compress(bool)` exists on emits for
 //! API parity and does nothing: Halyard never compresses frames (permessage-deflate is
 //! not negotiated).

@@ -329,7 +329,7 @@ impl Socket {
     }
 
     /// Tells the outgoing catch-all handlers about `event`.
-    fn notify_outgoing(&self, event: &Event) {
+    pub(crate) fn notify_outgoing(&self, event: &Event) {
         let listeners: Vec<Arc<dyn OutgoingFn>> = lock(&self.inner.any_outgoing)
             .iter()
             .map(|l| l.handler.clone())
@@ -509,12 +509,18 @@ impl Socket {
     /// Calls `listener(socket, event)` for every event emitted to this client through
     /// this socket ([`emit`](Self::emit), [`emit_with_ack`](Self::emit_with_ack) and
     /// their [`SocketEmitter`] forms), just before it is queued (socket.io's
-    /// `socket.onAnyOutgoing`). It runs in the emitting task and must not block.
-    /// Broadcasts ([`to`](Self::to), `io.emit`…) and ack answers do not reach it.
+    /// `socket.onAnyOutgoing`), and for every broadcast this server delivers to it
+    /// (`io.emit`, `socket.to(room).emit`…). It runs in the emitting task and must not
+    /// block. Ack answers are not events and do not reach it.
     pub fn on_any_outgoing<F>(&self, listener: F) -> HandlerId
     where
         F: Fn(&Socket, &Event) + Send + Sync + 'static,
     {
+        self.inner
+            .server
+            .local
+            .outgoing
+            .store(true, Ordering::Relaxed);
         let id = HandlerId::next();
         let handler: Arc<dyn OutgoingFn> = Arc::new(listener);
         lock(&self.inner.any_outgoing).push(Listener {

@@ -41,6 +41,10 @@ macro_rules! socketio_tests {
             $crate::socketio::test_support::cors_headers_and_preflight::<$harness>();
         }
         #[test]
+        fn engineio_beside_socketio() {
+            $crate::socketio::test_support::engineio_beside_socketio::<$harness>();
+        }
+        #[test]
         fn allow_request_refuses_handshakes() {
             $crate::socketio::test_support::allow_request_refuses_handshakes::<$harness>();
         }
@@ -870,5 +874,51 @@ pub fn allow_request_refuses_handshakes<H: Harness>() {
         assert_eq!(refused.text(), r#"{"code":4,"message":"go away"}"#);
         let open = request(&h, addr, "GET", &format!("{HANDSHAKE}&pass=yes"), "").await;
         assert_eq!(open.status, 200, "{}", open.text());
+    });
+}
+
+/// [`Routed`](crate::Routed): a raw Engine.IO server (an echo) at `/engine.io/` and the
+/// Socket.IO server at `/socket.io/` on one listener; `404` elsewhere.
+pub fn engineio_beside_socketio<H: Harness>() {
+    let h = H::new();
+    h.block_on(async {
+        let io = Server::new();
+        io.on_connection(|socket: Socket| async move {
+            let _ = socket.emit("hi", &()).await;
+        });
+        let eio = crate::EngineIoServer::builder().build();
+        let _closed = crate::test_support::spawn_echo(&h, &eio);
+        let addr = h.listen(crate::Routed::new(io.clone(), eio.clone())).await;
+
+        let sid = crate::test_support::handshake(&h, addr).await;
+        let url = format!("/engine.io/?EIO=4&transport=polling&sid={sid}");
+        let post = request(&h, addr, "POST", &url, "4hello").await;
+        assert_eq!((post.status, post.text()), (200, "ok"));
+        let get = request(&h, addr, "GET", &url, "").await;
+        assert_eq!(
+            (get.status, get.text()),
+            (200, "4hello"),
+            "the Engine.IO echo"
+        );
+        assert_eq!(eio.session_count(), 1);
+
+        let open = request(&h, addr, "GET", HANDSHAKE, "").await;
+        assert_eq!(open.status, 200, "{}", open.text());
+        let sid = sid_of(&open);
+        let url = format!("{HANDSHAKE}&sid={sid}");
+        let post = request(&h, addr, "POST", &url, "40").await;
+        assert_eq!((post.status, post.text()), (200, "ok"));
+        let mut got = String::new();
+        while !got.contains("42[\"hi\"]") {
+            let get = request(&h, addr, "GET", &url, "").await;
+            assert_eq!(get.status, 200, "{}", get.text());
+            got.push_str(get.text());
+        }
+        assert!(got.starts_with("40{\"sid\":"), "{got}");
+        assert_eq!(io.connection_count(), 1);
+        assert_eq!(eio.session_count(), 1, "each server has its own sessions");
+
+        let elsewhere = request(&h, addr, "GET", "/other/?EIO=4&transport=polling", "").await;
+        assert_eq!(elsewhere.status, 404);
     });
 }
