@@ -89,6 +89,19 @@ pub trait Adapter: Send + Sync + 'static {
         nsp: &'a str,
         opts: BroadcastOptions,
     ) -> BoxFuture<'a, Result<Vec<Socket>, Error>>;
+
+    /// Sends `event` to the other servers of the cluster, not to any client (socket.io's
+    /// `serverSideEmit`). This server's own sockets never see it. The default, which the
+    /// in-memory adapter keeps, does nothing: a single server has no other server to
+    /// reach.
+    fn server_side_emit<'a>(
+        &'a self,
+        nsp: &'a str,
+        event: Event,
+    ) -> BoxFuture<'a, Result<(), Error>> {
+        let _ = (nsp, event);
+        Box::pin(std::future::ready(Ok(())))
+    }
 }
 
 /// A timer over the runtime the server is served on (set when the first request

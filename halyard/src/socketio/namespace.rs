@@ -204,6 +204,28 @@ impl Namespace {
         self.operator().emit(event, args)
     }
 
+    /// Sends an event to the other servers of the cluster, not to clients (socket.io's
+    /// `serverSideEmit`). Without a cluster adapter it does nothing and resolves `Ok`:
+    /// there is no other server. Reserved event names are refused, as for `emit`.
+    ///
+    /// ```
+    /// # futures_lite::future::block_on(async {
+    /// let io = halyard::socketio::Server::builder().build();
+    /// io.of("/").server_side_emit("cache:invalidate", &("users", 42)).await.unwrap();
+    /// io.server_side_emit("cache:invalidate", &()).await.unwrap();
+    /// assert!(io.server_side_emit("disconnect", &()).await.is_err());
+    /// # });
+    /// ```
+    pub fn server_side_emit<T: Serialize + ?Sized>(
+        &self,
+        event: &str,
+        args: &T,
+    ) -> impl Future<Output = Result<(), Error>> + Send + 'static {
+        let event = halyard_protocol::socketio::Event::new(event, args);
+        let operator = self.operator();
+        async move { operator.server_side_emit(event?).await }
+    }
+
     /// Emits to every socket and collects their acks (see
     /// [`BroadcastOperator::emit_with_ack`]).
     pub fn emit_with_ack<T: Serialize + ?Sized, R: DeserializeOwned + Send + 'static>(

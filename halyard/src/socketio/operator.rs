@@ -135,6 +135,18 @@ impl BroadcastOperator {
         }
     }
 
+    /// Hands `event` to the adapter for the other servers of the cluster, once per
+    /// namespace of this operator (see [`Namespace::server_side_emit`](super::Namespace::server_side_emit)).
+    pub(crate) async fn server_side_emit(self, event: Event) -> Result<(), Error> {
+        for nsp in self.namespaces() {
+            self.server
+                .adapter
+                .server_side_emit(&nsp, event.clone())
+                .await?;
+        }
+        Ok(())
+    }
+
     /// Emits `event` to every target and collects their acks, each read as `R` (tuple
     /// rule), in arrival order. Fails with [`Error::Timeout`] if some target did not
     /// answer within [`timeout`](Self::timeout) (without one, waits up to an hour).

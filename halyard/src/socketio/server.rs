@@ -186,6 +186,19 @@ impl Server {
         self.main().emit(event, args)
     }
 
+    /// Sends an event to the other servers of the cluster from the main namespace, not to
+    /// clients (socket.io's `io.serverSideEmit`); a no-op without a cluster adapter. See
+    /// [`Namespace::server_side_emit`](super::Namespace::server_side_emit).
+    pub fn server_side_emit<T: Serialize + ?Sized>(
+        &self,
+        event: &str,
+        args: &T,
+    ) -> impl Future<Output = Result<(), Error>> + Send + 'static {
+        let event = halyard_protocol::socketio::Event::new(event, args);
+        let operator = self.main();
+        async move { operator.server_side_emit(event?).await }
+    }
+
     /// Emits to every socket of the main namespace and collects the acks.
     pub fn emit_with_ack<T: Serialize + ?Sized, R: DeserializeOwned + Send + 'static>(
         &self,
