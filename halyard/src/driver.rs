@@ -121,7 +121,8 @@ struct Core<R: Runtime, A: Application> {
     ws: Option<WsStream>,
     ws_out: VecDeque<Message>,
     ws_unflushed: bool,
-    stalled: Option<A::Command>,
+    /// Boxed: rare, and a command is large (it would sit in every driver task).
+    stalled: Option<Box<A::Command>>,
     commands_closed: bool,
     deadline: Option<Instant>,
 }
@@ -225,7 +226,7 @@ impl<R: Runtime, A: Application> Future for Driver<R, A> {
 
             // Commands from the application, unless the transport is backed up.
             if let Some(command) = core.stalled.take() {
-                core.command(now, command);
+                core.command(now, *command);
                 progress |= core.stalled.is_none();
             }
             if core.stalled.is_none()
@@ -287,7 +288,7 @@ impl<R: Runtime, A: Application> Core<R, A> {
 
     fn command(&mut self, now: Instant, command: A::Command) {
         if let Err(command) = self.app.handle_command(&mut self.session, now, command) {
-            self.stalled = Some(command);
+            self.stalled = Some(Box::new(command));
         }
         self.drain_transmits();
     }

@@ -92,8 +92,9 @@ pub(crate) struct SioApp {
     eio: Arc<str>,
     commands: crate::channel::Sender<Command>,
     info: Arc<ConnInfo>,
-    /// The connected sockets, by namespace.
-    sockets: HashMap<String, Socket>,
+    /// The connected sockets (one per namespace; usually one, so a `Vec` sized to fit
+    /// rather than a map).
+    sockets: Vec<Socket>,
     jobs: VecDeque<Job>,
     current: Option<BoxFuture<'static, ()>>,
     /// Per-socket emits waiting for their ack, by (namespace, ack id).
@@ -113,12 +114,17 @@ impl SioApp {
             eio,
             commands,
             info,
-            sockets: HashMap::new(),
+            sockets: Vec::new(),
             jobs: VecDeque::new(),
             current: None,
             waiters: HashMap::new(),
             closed: false,
         }
+    }
+
+    /// The connected socket on `nsp`.
+    fn socket(&self, nsp: &str) -> Option<&Socket> {
+        self.sockets.iter().find(|s| s.inner().nsp == nsp)
     }
 
     /// Takes one engine event: acks at once, the rest queued for the handlers.
@@ -186,7 +192,11 @@ impl SioApp {
                 }
             }
             ServerEvent::Disconnecting { nsp, reason, .. } => {
-                if let Some(socket) = self.sockets.remove(&*nsp) {
+                if let Some(index) = self.sockets.iter().position(|s| s.inner().nsp == *nsp) {
+                    let socket = self.sockets.swap_remove(index);
+                    if self.sockets.is_empty() {
+                        self.sockets = Vec::new();
+                    }
                     socket.set_disconnected();
                     self.jobs.push_back(Job::Leave { socket, reason });
                 }
@@ -253,7 +263,7 @@ impl SioApp {
                 }))
             }
             Job::Event { nsp, event, ack_id } => {
-                let socket = self.sockets.get(&*nsp)?.clone();
+                let socket = self.socket(&nsp)?.clone();
                 match socket.handler(event.name()) {
                     Some(handler) => {
                         let ack = ack_id.map(|id| AckSender::new(socket.clone(), id));
@@ -340,7 +350,8 @@ impl SioApp {
             recovered = accepted.recovered,
             "socket connected"
         );
-        self.sockets.insert(nsp, socket.clone());
+        self.sockets.reserve_exact(1);
+        self.sockets.push(socket.clone());
         Some(socket)
     }
 

@@ -265,7 +265,10 @@ pub struct Connection {
     session: Box<ServerSession>,
     recovery: bool,
     rng: SeededRng,
-    decoder: Decoder,
+    /// A decoder only while a binary packet waits for its attachments (most of a
+    /// connection's life it is `None`: an idle connection holds no decoder).
+    decoder: Option<Box<Decoder>>,
+    max_attachments: usize,
     sockets: Vec<Socket>,
     pending: Vec<ByteString>,
     acks: Vec<PendingAck>,
@@ -297,7 +300,8 @@ impl Connection {
             session,
             recovery: config.recovery.is_some(),
             rng: SeededRng::new(seed ^ mixed),
-            decoder: Decoder::with_max_attachments(config.max_attachments),
+            decoder: None,
+            max_attachments: config.max_attachments,
             sockets: Vec::new(),
             pending: Vec::new(),
             acks: Vec::new(),
@@ -461,6 +465,7 @@ impl Connection {
             .map(|(i, _)| i)
         {
             let ack = self.acks.remove(index);
+            self.release_acks();
             // A pending ack belongs to a connected socket (detaching drops its acks).
             let sid = self.socket_id(&ack.nsp).unwrap_or_default().to_owned();
             self.events.push_back(ServerEvent::AckTimeout {
@@ -514,6 +519,8 @@ impl Connection {
         };
         let encoded = packet.encode()?;
         self.send_frames(now, encoded.frames(), false)?;
+        // Usually one socket per connection: no spare slots (a `Vec` grows to 4).
+        self.sockets.reserve_exact(1);
         self.sockets.push(Socket {
             nsp,
             sid: sid.clone(),
@@ -689,7 +696,12 @@ impl Connection {
         if self.events.is_empty() {
             self.pump(self.now);
         }
-        self.events.pop_front()
+        let event = self.events.pop_front();
+        if self.events.is_empty() && self.events.capacity() > 0 {
+            // An idle connection holds no buffer.
+            self.events = VecDeque::new();
+        }
+        event
     }
 
     /// The next deadline: call [`handle_timeout`](Self::handle_timeout) when it passes.
@@ -732,7 +744,18 @@ impl Connection {
             .iter()
             .position(|p| p == nsp)
             .ok_or_else(|| Error::NoPendingConnect(nsp.to_owned()))?;
-        Ok(self.pending.swap_remove(index))
+        let nsp = self.pending.swap_remove(index);
+        if self.pending.is_empty() {
+            self.pending = Vec::new();
+        }
+        Ok(nsp)
+    }
+
+    /// Gives back the acks' buffer once none is pending (an idle connection holds none).
+    fn release_acks(&mut self) {
+        if self.acks.is_empty() {
+            self.acks = Vec::new();
+        }
     }
 
     fn check_ack_free(&self, nsp: &str, id: u64) -> Result<(), Error> {
@@ -776,18 +799,40 @@ impl Connection {
                 EioEvent::Opened(_) => {}
                 EioEvent::Message(text) => {
                     if self.state == State::Open {
-                        let decoded = self.decoder.decode_text(text);
+                        let decoded = self.decode(|d| d.decode_text(text));
                         self.on_decoded(now, decoded);
                     }
                 }
                 EioEvent::Binary(data) => {
                     if self.state == State::Open {
-                        let decoded = self.decoder.decode_binary(data);
+                        let decoded = self.decode(|d| d.decode_binary(data));
                         self.on_decoded(now, decoded);
                     }
                 }
                 EioEvent::Upgraded => self.events.push_back(ServerEvent::Upgraded),
                 EioEvent::Closed(reason) => self.on_transport_closed(reason),
+            }
+        }
+    }
+
+    /// Decodes with the waiting decoder, or a fresh one, which is kept only if the
+    /// packet waits for attachments.
+    fn decode<T>(&mut self, f: impl FnOnce(&mut Decoder) -> T) -> T {
+        match self.decoder.take() {
+            Some(mut decoder) => {
+                let out = f(&mut decoder);
+                if decoder.missing_attachments() > 0 {
+                    self.decoder = Some(decoder);
+                }
+                out
+            }
+            None => {
+                let mut decoder = Decoder::with_max_attachments(self.max_attachments);
+                let out = f(&mut decoder);
+                if decoder.missing_attachments() > 0 {
+                    self.decoder = Some(Box::new(decoder));
+                }
+                out
             }
         }
     }
@@ -848,6 +893,7 @@ impl Connection {
                     .position(|a| a.nsp == nsp && a.id == ack_id);
                 if let Some(index) = index {
                     self.acks.remove(index);
+                    self.release_acks();
                     self.events.push_back(ServerEvent::Ack {
                         nsp,
                         sid: sid.unwrap_or_default(),
@@ -926,7 +972,7 @@ impl Connection {
         self.pending.clear();
         self.acks.clear();
         self.connect_deadline = None;
-        self.decoder.reset();
+        self.decoder = None;
         self.session.close(now, engine);
         self.pump(now);
     }
@@ -945,7 +991,7 @@ impl Connection {
         self.pending.clear();
         self.acks.clear();
         self.connect_deadline = None;
-        self.decoder.reset();
+        self.decoder = None;
         self.events.push_back(ServerEvent::Closed { reason });
     }
 }
