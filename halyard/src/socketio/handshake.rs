@@ -1,7 +1,7 @@
 //! What a socket knows about how its client connected (socket.io's `socket.handshake`).
 
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::SystemTime;
 
 use halyard_protocol::socketio::RawJson;
@@ -27,10 +27,85 @@ pub struct Handshake {
 
 #[derive(Debug)]
 pub(crate) struct ConnInfo {
-    pub(crate) headers: http::HeaderMap,
+    pub(crate) headers: Headers,
     pub(crate) uri: http::Uri,
     pub(crate) address: Option<SocketAddr>,
     pub(crate) issued: SystemTime,
+}
+
+/// The handshake's headers, compactly (a connection keeps them as long as it lives): one
+/// buffer of `name:value\n` lines. The `HeaderMap` is only built when
+/// [`Handshake::headers`] is first called.
+pub(crate) struct Headers {
+    raw: Box<[u8]>,
+    map: OnceLock<Box<http::HeaderMap>>,
+}
+
+impl Headers {
+    /// A copy of `map` (names are lowercase; values hold no `\n`).
+    pub(crate) fn new(map: &http::HeaderMap) -> Self {
+        let size = map
+            .iter()
+            .map(|(name, value)| name.as_str().len() + value.len() + 2)
+            .sum();
+        let mut raw = Vec::with_capacity(size);
+        for (name, value) in map {
+            raw.extend_from_slice(name.as_str().as_bytes());
+            raw.push(b':');
+            raw.extend_from_slice(value.as_bytes());
+            raw.push(b'\n');
+        }
+        Self {
+            raw: raw.into_boxed_slice(),
+            map: OnceLock::new(),
+        }
+    }
+
+    /// `(name, value)` in request order.
+    fn iter(&self) -> impl Iterator<Item = (&[u8], &[u8])> {
+        self.raw
+            .split(|&b| b == b'\n')
+            .filter(|line| !line.is_empty())
+            .filter_map(|line| {
+                let colon = line.iter().position(|&b| b == b':')?;
+                Some((&line[..colon], &line[colon + 1..]))
+            })
+    }
+
+    /// The first value of `name` (any case), if it is text (as `HeaderValue::to_str`).
+    pub(crate) fn get(&self, name: &str) -> Option<&str> {
+        let (_, value) = self
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name.as_bytes()))?;
+        let visible = value.iter().all(|&b| b == b'\t' || (32..127).contains(&b));
+        visible.then(|| std::str::from_utf8(value).ok()).flatten()
+    }
+
+    /// As a `HeaderMap`, built on first use.
+    pub(crate) fn map(&self) -> &http::HeaderMap {
+        self.map.get_or_init(|| {
+            let mut map = http::HeaderMap::new();
+            for (name, value) in self.iter() {
+                let name = http::HeaderName::from_bytes(name);
+                let value = http::HeaderValue::from_bytes(value);
+                if let (Ok(name), Ok(value)) = (name, value) {
+                    map.append(name, value);
+                }
+            }
+            Box::new(map)
+        })
+    }
+}
+
+impl std::fmt::Debug for Headers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_map()
+            .entries(
+                self.iter()
+                    .map(|(n, v)| (String::from_utf8_lossy(n), String::from_utf8_lossy(v))),
+            )
+            .finish()
+    }
 }
 
 impl std::fmt::Debug for Handshake {
@@ -50,12 +125,12 @@ impl Handshake {
 
     /// The headers of the first HTTP request of the connection.
     pub fn headers(&self) -> &http::HeaderMap {
-        &self.conn.headers
+        self.conn.headers.map()
     }
 
     /// One header, if present and text.
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.conn.headers.get(name).and_then(|v| v.to_str().ok())
+        self.conn.headers.get(name)
     }
 
     /// The request URL (path and query) of the first request.
@@ -128,7 +203,7 @@ mod tests {
     #[test]
     fn query_params_are_decoded() {
         let conn = Arc::new(ConnInfo {
-            headers: http::HeaderMap::new(),
+            headers: Headers::new(&http::HeaderMap::new()),
             uri: "/socket.io/?EIO=4&name=a%20b+c&x=%zz&y".parse().unwrap(),
             address: None,
             issued: SystemTime::now(),
@@ -138,6 +213,32 @@ mod tests {
         assert_eq!(h.query_param("x").as_deref(), Some("%zz"));
         assert_eq!(h.query_param("y").as_deref(), Some(""));
         assert_eq!(h.query_param("EIO").as_deref(), Some("4"));
+    }
+
+    #[test]
+    fn headers_are_kept_compactly() {
+        let mut map = http::HeaderMap::new();
+        map.insert("user-agent", "test agent".parse().unwrap());
+        map.append("x-multi", "one".parse().unwrap());
+        map.append("x-multi", "two:three".parse().unwrap());
+        map.insert(
+            "x-binary",
+            http::HeaderValue::from_bytes(b"caf\xe9").unwrap(),
+        );
+        let conn = Arc::new(ConnInfo {
+            headers: Headers::new(&map),
+            uri: "/socket.io/?EIO=4".parse().unwrap(),
+            address: None,
+            issued: SystemTime::now(),
+        });
+        let h = Handshake::new(conn, RawJson::new("{}").unwrap());
+        assert_eq!(h.header("User-Agent"), Some("test agent"));
+        assert_eq!(h.header("x-multi"), Some("one"));
+        assert_eq!(h.header("x-binary"), None);
+        assert_eq!(h.header("missing"), None);
+        assert_eq!(h.headers(), &map);
+        let values: Vec<_> = h.headers().get_all("x-multi").iter().collect();
+        assert_eq!(values, ["one", "two:three"]);
         assert_eq!(h.query_param("nope"), None);
     }
 }

@@ -393,7 +393,7 @@ impl Host for ServerInner {
             },
         );
         let info = Arc::new(ConnInfo {
-            headers: request.headers,
+            headers: super::handshake::Headers::new(&request.headers),
             uri: request.uri,
             address: request.remote,
             issued: SystemTime::now(),
