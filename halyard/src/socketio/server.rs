@@ -560,8 +560,8 @@ impl ServerBuilder {
         self
     }
 
-    /// How many commands (emits, acks) wait for a connection's task (default 16; the
-    /// channel reserves its slots up front, so this is memory per connection).
+    /// How many commands (emits, acks) wait for a connection's task before a sender
+    /// waits for room (default 16; the queue takes memory only while it holds commands).
     pub fn command_buffer(mut self, commands: usize) -> Self {
         self.command_buffer = commands.max(1);
         self
