@@ -221,9 +221,7 @@ impl Namespace {
         event: &str,
         args: &T,
     ) -> impl Future<Output = Result<(), Error>> + Send + 'static {
-        let event = halyard_protocol::socketio::Event::new(event, args);
-        let operator = self.operator();
-        async move { operator.server_side_emit(event?).await }
+        self.operator().server_side_emit(event, args)
     }
 
     /// Emits to every socket and collects their acks (see

@@ -135,16 +135,24 @@ impl BroadcastOperator {
         }
     }
 
-    /// Hands `event` to the adapter for the other servers of the cluster, once per
+    /// Hands an event to the adapter for the other servers of the cluster, once per
     /// namespace of this operator (see [`Namespace::server_side_emit`](super::Namespace::server_side_emit)).
-    pub(crate) async fn server_side_emit(self, event: Event) -> Result<(), Error> {
-        for nsp in self.namespaces() {
-            self.server
-                .adapter
-                .server_side_emit(&nsp, event.clone())
-                .await?;
+    pub(crate) fn server_side_emit<T: Serialize + ?Sized>(
+        self,
+        event: &str,
+        args: &T,
+    ) -> impl Future<Output = Result<(), Error>> + Send + 'static {
+        let event = Event::new(event, args);
+        async move {
+            let event = event?;
+            for nsp in self.namespaces() {
+                self.server
+                    .adapter
+                    .server_side_emit(&nsp, event.clone())
+                    .await?;
+            }
+            Ok(())
         }
-        Ok(())
     }
 
     /// Emits `event` to every target and collects their acks, each read as `R` (tuple

@@ -194,9 +194,7 @@ impl Server {
         event: &str,
         args: &T,
     ) -> impl Future<Output = Result<(), Error>> + Send + 'static {
-        let event = halyard_protocol::socketio::Event::new(event, args);
-        let operator = self.main();
-        async move { operator.server_side_emit(event?).await }
+        self.main().server_side_emit(event, args)
     }
 
     /// Emits to every socket of the main namespace and collects the acks.
