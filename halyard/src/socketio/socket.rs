@@ -83,10 +83,17 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 pub trait HandlerResult: Send {
     /// Reports the outcome of the handler of `event` on `socket`.
     fn report(self, socket: &Socket, event: &str);
+
+    /// The failure to log, if any (used by the client's handlers).
+    fn failure(self) -> Option<String>;
 }
 
 impl HandlerResult for () {
     fn report(self, _: &Socket, _: &str) {}
+
+    fn failure(self) -> Option<String> {
+        None
+    }
 }
 
 impl<T: Send, E: Display + Send> HandlerResult for Result<T, E> {
@@ -94,6 +101,10 @@ impl<T: Send, E: Display + Send> HandlerResult for Result<T, E> {
         if let Err(error) = self {
             tracing::warn!(sid = socket.id(), nsp = socket.nsp(), event, %error, "handler failed");
         }
+    }
+
+    fn failure(self) -> Option<String> {
+        self.err().map(|error| error.to_string())
     }
 }
 
@@ -117,7 +128,7 @@ impl<F: Fn(&Socket, &Event) + Send + Sync + 'static> OutgoingFn for F {}
 pub struct HandlerId(u64);
 
 impl HandlerId {
-    fn next() -> Self {
+    pub(crate) fn next() -> Self {
         static NEXT: AtomicU64 = AtomicU64::new(1);
         Self(NEXT.fetch_add(1, Ordering::Relaxed))
     }
