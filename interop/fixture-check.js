@@ -234,6 +234,17 @@ async function runChecks(url, mode, cleanup) {
     assert.notStrictEqual(main.id, mainWelcome.engine);
   });
 
+  await check(mode, "Engine.IO handshake values", () => {
+    const engine = manager.engine;
+    info(
+      mode,
+      `handshake pingInterval ${engine._pingInterval} pingTimeout ${engine._pingTimeout} maxPayload ${engine._maxPayload}`,
+    );
+    assert.strictEqual(engine._pingInterval, 1000);
+    assert.strictEqual(engine._pingTimeout, 2000);
+    assert.strictEqual(engine._maxPayload, 1000000);
+  });
+
   if (MODES[mode].upgrade) {
     await check(mode, "upgrade to websocket", async () => {
       if (manager.engine.transport.name !== "websocket") {
@@ -441,6 +452,75 @@ async function runChecks(url, mode, cleanup) {
     info(mode, `kill_then_broadcast: order received ${order.join(" ")}`);
     await mainIn.none("missed", 200);
   });
+
+  await check(mode, "a disconnect by the server or by the client is not recovered", async () => {
+    const other = managerFor(url, mode);
+    const socket = other.socket("/");
+    const inbox = new Inbox(socket);
+    try {
+      await connected(socket);
+      const [first] = await inbox.next("welcome");
+      const reason = onceEvent(socket, "disconnect", 5000);
+      socket.emit("server_disconnect");
+      assert.strictEqual((await reason)[0], SERVER_DISCONNECT_REASON);
+      socket.connect();
+      await connected(socket);
+      const [second] = await inbox.next("welcome");
+      assert.strictEqual(second.recovered, false);
+      assert.strictEqual(socket.recovered, false);
+      assert.notStrictEqual(second.id, first.id);
+      // The client still sends its previous session id and offset.
+      assert.deepStrictEqual(Object.keys(second.auth).sort(), ["offset", "pid"]);
+      socket.disconnect();
+      socket.connect();
+      await connected(socket);
+      const [third] = await inbox.next("welcome");
+      assert.strictEqual(third.recovered, false);
+      assert.notStrictEqual(third.id, second.id);
+    } finally {
+      socket.disconnect();
+      other.engine && other.engine.close();
+    }
+  });
+
+  {
+    const other = managerFor(url, mode);
+    const socket = other.socket("/custom", { auth: { token: "secret" } });
+    const inbox = new Inbox(socket);
+    let first;
+    try {
+      await check(mode, "recovery skips /custom's middleware", async () => {
+        await connected(socket);
+        [first] = await inbox.next("welcome");
+        // A recovered CONNECT skips the middleware, so a bad token gets through.
+        socket.auth = { token: "wrong" };
+        const reason = onceEvent(socket, "disconnect", 5000);
+        socket.emit("kill");
+        assert.strictEqual((await reason)[0], LOST_TRANSPORT_REASON);
+        await connected(socket, 8000);
+        const [again] = await inbox.next("welcome");
+        assert.strictEqual(again.recovered, true);
+        assert.strictEqual(again.id, first.id);
+        assert.strictEqual(again.auth.token, "wrong");
+      });
+      // socket.io 4.8 keeps a session in its store when it resumes it (the in-memory
+      // adapter's restoreSession does not delete it), so the same pid resumes it again
+      // until it expires, even after a disconnect that is not recoverable.
+      await check(mode, "a resumed session is resumed again by its pid (socket.io keeps it)", async () => {
+        assert.ok(first, "the previous check failed");
+        socket.disconnect();
+        socket.connect();
+        await connected(socket, 5000);
+        const [again] = await inbox.next("welcome");
+        assert.strictEqual(again.recovered, true);
+        assert.strictEqual(again.id, first.id);
+        assert.strictEqual(again.auth.token, "wrong");
+      });
+    } finally {
+      socket.disconnect();
+      other.engine && other.engine.close();
+    }
+  }
 
   await check(mode, "server_disconnect", async () => {
     const reason = onceEvent(main, "disconnect", 5000);

@@ -37,6 +37,8 @@ mod cors;
 mod driver;
 mod engineio;
 mod error;
+#[cfg(feature = "test-support")]
+pub mod fixture_server;
 mod http;
 mod io;
 mod runtime;
