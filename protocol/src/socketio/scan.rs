@@ -214,6 +214,72 @@ pub(crate) fn scan_event(
     attachments: Option<usize>,
     packet: PacketType,
 ) -> Result<args::Name, DecodeError> {
+    let name = match plain_event(json) {
+        Some(range) => {
+            let name = &json[range.clone()];
+            if is_reserved_event(name) {
+                return Err(DecodeError::ReservedEventName(name.to_owned()));
+            }
+            args::Name::in_json(range)
+        }
+        None => general_event(json, packet)?,
+    };
+    if let Some(attachments) = attachments {
+        check_placeholders(json.as_bytes(), attachments)?;
+    }
+    Ok(name)
+}
+
+/// The fast path of [`scan_event`], for the usual event: a valid JSON array whose first
+/// element is a string without escapes. Returns the name's range in `json`.
+///
+/// The array's own punctuation (`[`, `,`, `]`, whitespace) and the name are read here;
+/// each further element is validated by serde_json (`IgnoredAny`, the routine the
+/// general path runs on them too). Anything else, valid or not (an escaped or numeric
+/// name, an empty array, invalid JSON), gives `None`, and the general path decides, so
+/// what is accepted or refused, and why, is exactly what the general path says.
+fn plain_event(json: &str) -> Option<std::ops::Range<usize>> {
+    let bytes = json.as_bytes();
+    let mut i = skip_whitespace(bytes, 0);
+    if bytes.get(i) != Some(&b'[') {
+        return None;
+    }
+    i = skip_whitespace(bytes, i + 1);
+    if bytes.get(i) != Some(&b'"') {
+        return None;
+    }
+    let start = i + 1;
+    // JSON strings hold no control characters; a backslash is an escape.
+    let len = bytes[start..]
+        .iter()
+        .position(|&b| b == b'"' || b == b'\\' || b < 0x20)?;
+    let end = start + len;
+    if bytes[end] != b'"' {
+        return None;
+    }
+    i = skip_whitespace(bytes, end + 1);
+    while bytes.get(i) == Some(&b',') {
+        // One element (what follows it is checked here, not by serde_json).
+        let mut element =
+            serde_json::Deserializer::from_str(&json[i + 1..]).into_iter::<IgnoredAny>();
+        element.next()?.ok()?;
+        i = skip_whitespace(bytes, i + 1 + element.byte_offset());
+    }
+    if bytes.get(i) != Some(&b']') {
+        return None;
+    }
+    (skip_whitespace(bytes, i + 1) == bytes.len()).then_some(start..end)
+}
+
+/// The index of the first byte at or after `i` that is not JSON whitespace.
+fn skip_whitespace(bytes: &[u8], i: usize) -> usize {
+    let blank = |b: &u8| matches!(b, b' ' | b'\n' | b'\t' | b'\r');
+    i + bytes[i..].iter().take_while(|b| blank(b)).count()
+}
+
+/// Validates an event payload, whatever its name looks like (the general path of
+/// [`scan_event`]).
+fn general_event(json: &str, packet: PacketType) -> Result<args::Name, DecodeError> {
     let problem = Cell::new(None);
     let name = run(json, packet, &problem, |de| {
         EventScan {
@@ -222,9 +288,6 @@ pub(crate) fn scan_event(
         }
         .deserialize(de)
     })?;
-    if let Some(attachments) = attachments {
-        check_placeholders(json.as_bytes(), attachments)?;
-    }
     Ok(match name {
         Name::Borrowed(name) => {
             let start = name.as_ptr() as usize - json.as_ptr() as usize;
@@ -370,6 +433,162 @@ mod tests {
         assert_eq!(name_of(r#" [ "chat" ,1]"#), "chat");
         assert_eq!(name_of(r#"["a\nb"]"#), "owned:a\nb");
         assert_eq!(name_of("[12]"), "owned:12");
+    }
+
+    /// What a scan answered, comparable.
+    fn outcome(json: &str, result: Result<args::Name, DecodeError>) -> Result<String, DecodeError> {
+        result.map(|name| match name {
+            args::Name::InJson { start, end } => json[start as usize..end as usize].to_owned(),
+            args::Name::Owned(name) => format!("owned:{}", &*name),
+        })
+    }
+
+    /// The fast path changes nothing: `scan_event` answers what the general path alone
+    /// answers (same name, same error).
+    fn assert_same_as_general(json: &str) {
+        assert_eq!(
+            outcome(json, scan_event(json, None, PacketType::Event)),
+            outcome(json, general_event(json, PacketType::Event)),
+            "{json:?}"
+        );
+    }
+
+    #[test]
+    fn the_fast_path_takes_plain_names_and_agrees_with_the_general_path() {
+        let plain = [
+            r#"["chat",{"user":"ana","text":"hello"}]"#,
+            r#"["e"]"#,
+            r#"[""]"#,
+            " \t[ \"é ü\" ,1 , \"x\",[1,{\"a\":[]}] ,true,null,-0.5e3 ]\r\n",
+            r#"["connect",1]"#,
+            r#"["disconnect"]"#,
+        ];
+        for json in plain {
+            assert!(plain_event(json).is_some(), "{json:?}");
+            assert_same_as_general(json);
+        }
+        let other = [
+            "",
+            "[",
+            "[]",
+            "[ ]",
+            r#"{"a":1}"#,
+            r#""chat""#,
+            r#"[12,"x"]"#,
+            r#"["a\"b",1]"#,
+            r#"["\ud83d",1]"#,
+            "[\"a\u{1}\"]",
+            r#"["a""#,
+            r#"["a",]"#,
+            r#"["a",,1]"#,
+            r#"["a" 1]"#,
+            r#"["a",1 2]"#,
+            r#"["a",1x]"#,
+            r#"["a",01]"#,
+            r#"["a",1.]"#,
+            r#"["a",tru]"#,
+            r#"["a",{"k"1}]"#,
+            r#"["a",1]x"#,
+            r#"["a",1]]"#,
+            r#"["a",1"#,
+            r#"["a","#,
+            "[\"a\",1]\u{b}",
+            r#"["connect",]"#,
+        ];
+        for json in other {
+            assert!(plain_event(json).is_none(), "{json:?}");
+            assert_same_as_general(json);
+        }
+    }
+
+    /// Pieces of JSON, valid and not, for the properties below.
+    const TOKENS: &[&str] = &[
+        "[",
+        "]",
+        ",",
+        ":",
+        "{",
+        "}",
+        " ",
+        "\t",
+        "\n",
+        "\r",
+        "\u{b}",
+        "x",
+        "\"",
+        "\"chat\"",
+        "\"\"",
+        "\"é\"",
+        "\"connect\"",
+        "\"a\\\"b\"",
+        "\"\\u00e9\"",
+        "\"\\ud83d\"",
+        "\"\u{1}\"",
+        "\"\u{7f}\"",
+        "1",
+        "-0",
+        "01",
+        "1.5e3",
+        "1.",
+        "-",
+        "true",
+        "tru",
+        "null",
+        "{}",
+        "{\"k\":[1,{}]}",
+        "{\"k\"1}",
+        "[1,2]",
+    ];
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2000))]
+
+        /// Events as peers write them (any whitespace, any first element), some with one
+        /// token inserted somewhere.
+        #[test]
+        fn the_fast_path_agrees_with_the_general_path_on_near_valid_events(
+            name in proptest::sample::select(&[
+                "\"chat\"", "\"\"", "\"é\"", "\"connect\"", "\"a\\\"b\"", "\"\\u00e9\"",
+                "\"a\u{1}\"", "12", "-1.5", "null", "{}",
+            ][..]),
+            elements in proptest::collection::vec(proptest::sample::select(&[
+                "1", "-0.5e3", "\"x\"", "\"\\n\"", "true", "null", "{}", "[]",
+                "{\"a\":[1,{\"b\":\"c\"}]}", "[[[]]]",
+            ][..]), 0..4),
+            blanks in proptest::collection::vec(
+                proptest::sample::select(&["", " ", "\n\t ", "\r"][..]), 8),
+            insert in proptest::option::of((
+                proptest::sample::select(TOKENS),
+                proptest::prelude::any::<proptest::sample::Index>(),
+            )),
+        ) {
+            let mut blank = blanks.iter().cycle();
+            let mut json = format!("{}[{}{name}", blank.next().unwrap(), blank.next().unwrap());
+            for element in elements {
+                let (a, b) = (blank.next().unwrap(), blank.next().unwrap());
+                json.push_str(&format!("{a},{b}{element}"));
+            }
+            json.push_str(&format!("{}]{}", blank.next().unwrap(), blank.next().unwrap()));
+            if let Some((token, at)) = insert {
+                let mut at = at.index(json.len() + 1);
+                while !json.is_char_boundary(at) {
+                    at -= 1;
+                }
+                json.insert_str(at, token);
+            }
+            assert_same_as_general(&json);
+        }
+
+        #[test]
+        fn the_fast_path_agrees_with_the_general_path_on_token_soup(
+            plain_start in proptest::prelude::any::<bool>(),
+            close in proptest::prelude::any::<bool>(),
+            tokens in proptest::collection::vec(proptest::sample::select(TOKENS), 0..10),
+        ) {
+            let prefix = if plain_start { r#"["e","# } else { "" };
+            let suffix = if close { "]" } else { "" };
+            assert_same_as_general(&format!("{prefix}{}{suffix}", tokens.concat()));
+        }
     }
 
     #[test]
