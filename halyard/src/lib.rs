@@ -33,6 +33,7 @@
 
 pub mod adapter;
 mod channel;
+pub mod client;
 mod cors;
 mod driver;
 mod engineio;

@@ -1,17 +1,30 @@
 //! The small trait each runtime crate implements, and hyper's runtime traits over it.
 
 use std::future::Future;
+use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-/// What Halyard needs from an async runtime: spawning, timers and a clock.
+/// What Halyard needs from an async runtime: spawning, timers, a clock, and (for the
+/// clients) outgoing TCP connections.
 ///
 /// Implemented by `halyard-tokio` and `halyard-smol`; everything else in Halyard is
 /// written once against this trait and the `futures` traits.
 pub trait Runtime: Clone + Send + Sync + 'static {
     /// A future that completes at a deadline.
     type Sleep: Future<Output = ()> + Send + Sync + 'static;
+
+    /// An outgoing TCP connection, as `futures-io` byte streams.
+    type TcpStream: futures_io::AsyncRead + futures_io::AsyncWrite + Send + Unpin + 'static;
+
+    /// Opens a TCP connection to `host:port` (a name is resolved by the runtime), with
+    /// `TCP_NODELAY` set.
+    fn connect(
+        &self,
+        host: String,
+        port: u16,
+    ) -> impl Future<Output = io::Result<Self::TcpStream>> + Send + 'static + use<Self>;
 
     /// Runs `future` in the background until it completes (its output is dropped).
     fn spawn<F>(&self, future: F)

@@ -38,6 +38,19 @@ pub struct SmolRuntime;
 
 impl halyard::Runtime for SmolRuntime {
     type Sleep = SmolSleep;
+    type TcpStream = async_net::TcpStream;
+
+    fn connect(
+        &self,
+        host: String,
+        port: u16,
+    ) -> impl Future<Output = io::Result<Self::TcpStream>> + Send + 'static + use<> {
+        async move {
+            let stream = async_net::TcpStream::connect((host.as_str(), port)).await?;
+            stream.set_nodelay(true)?;
+            Ok(stream)
+        }
+    }
 
     fn spawn<F>(&self, future: F)
     where
@@ -78,4 +91,35 @@ pub async fn serve(listener: TcpListener, server: impl HttpServer) -> io::Result
         Some((accepted, listener))
     });
     halyard::serve(SmolRuntime, incoming, server).await
+}
+
+/// The Socket.IO and Engine.IO clients on smol: [`io`](client::io) is socket.io-client's
+/// `io(url)`, [`engine_io`](client::engine_io) engine.io-client's `new Socket(url)`.
+///
+/// ```no_run
+/// # async fn run() -> Result<(), halyard::client::Error> {
+/// use halyard_smol::client::{self, Socket};
+/// let socket = client::io("http://localhost:3000/").connect()?;
+/// socket.on("chat", |_socket: Socket, (text,): (String,)| async move {
+///     tracing::info!(%text, "chat");
+/// });
+/// let answer: (String,) = socket.emit_with_ack("hello", &("ana",)).await?;
+/// # Ok(()) }
+/// ```
+pub mod client {
+    pub use halyard::client::*;
+
+    use super::SmolRuntime;
+
+    /// A Socket.IO client of `url` on smol (socket.io-client's `io(url, options)`):
+    /// set options on the builder, then `connect()`.
+    pub fn io(url: impl Into<String>) -> ClientBuilder<SmolRuntime> {
+        ClientBuilder::new(SmolRuntime, url)
+    }
+
+    /// A raw Engine.IO client of `url` on smol (engine.io-client's `new Socket(url)`):
+    /// set options on the builder, then `connect().await`.
+    pub fn engine_io(url: impl Into<String>) -> EngineIoClientBuilder<SmolRuntime> {
+        EngineIoClientBuilder::new(SmolRuntime, url)
+    }
 }

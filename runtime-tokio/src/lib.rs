@@ -59,6 +59,25 @@ impl TokioRuntime {
 
 impl halyard::Runtime for TokioRuntime {
     type Sleep = tokio::time::Sleep;
+    type TcpStream = HyperIo<TokioIo<tokio::net::TcpStream>>;
+
+    fn connect(
+        &self,
+        host: String,
+        port: u16,
+    ) -> impl Future<Output = io::Result<Self::TcpStream>> + Send + 'static + use<> {
+        let handle = self.handle.clone();
+        async move {
+            // Spawned on the runtime: the caller may be polled from outside it.
+            let connect = handle.spawn(async move {
+                let stream = tokio::net::TcpStream::connect((host.as_str(), port)).await?;
+                stream.set_nodelay(true)?;
+                Ok::<_, io::Error>(stream)
+            });
+            let stream = connect.await.map_err(io::Error::other)??;
+            Ok(HyperIo::new(TokioIo::new(stream)))
+        }
+    }
 
     fn spawn<F>(&self, future: F)
     where
@@ -85,4 +104,43 @@ pub async fn serve(listener: TcpListener, server: impl HttpServer) -> io::Result
         Some((accepted, listener))
     });
     halyard::serve(TokioRuntime::current(), incoming, server).await
+}
+
+/// The Socket.IO and Engine.IO clients on tokio: [`io`](client::io) is socket.io-client's
+/// `io(url)`, [`engine_io`](client::engine_io) engine.io-client's `new Socket(url)`.
+///
+/// ```no_run
+/// # async fn run() -> Result<(), halyard::client::Error> {
+/// use halyard_tokio::client::{self, Socket};
+/// let socket = client::io("http://localhost:3000/").connect()?;
+/// socket.on("chat", |_socket: Socket, (text,): (String,)| async move {
+///     tracing::info!(%text, "chat");
+/// });
+/// let answer: (String,) = socket.emit_with_ack("hello", &("ana",)).await?;
+/// # Ok(()) }
+/// ```
+pub mod client {
+    pub use halyard::client::*;
+
+    use super::TokioRuntime;
+
+    /// A Socket.IO client of `url` on tokio (socket.io-client's `io(url, options)`):
+    /// set options on the builder, then `connect()`.
+    ///
+    /// # Panics
+    ///
+    /// Outside a tokio runtime.
+    pub fn io(url: impl Into<String>) -> ClientBuilder<TokioRuntime> {
+        ClientBuilder::new(TokioRuntime::current(), url)
+    }
+
+    /// A raw Engine.IO client of `url` on tokio (engine.io-client's `new Socket(url)`):
+    /// set options on the builder, then `connect().await`.
+    ///
+    /// # Panics
+    ///
+    /// Outside a tokio runtime.
+    pub fn engine_io(url: impl Into<String>) -> EngineIoClientBuilder<TokioRuntime> {
+        EngineIoClientBuilder::new(TokioRuntime::current(), url)
+    }
 }

@@ -115,6 +115,8 @@ pub struct ClientConnection {
     transmits: VecDeque<ClientTransmit>,
     events: VecDeque<Event>,
     timers: Timers<2>,
+    /// Server pings answered since the last [`take_pings`](Self::take_pings).
+    pings: u32,
 }
 
 impl ClientConnection {
@@ -135,6 +137,7 @@ impl ClientConnection {
             transmits: VecDeque::new(),
             events: VecDeque::new(),
             timers: Timers::new(),
+            pings: 0,
         };
         connection
             .timers
@@ -149,6 +152,12 @@ impl ClientConnection {
             }
         }
         connection
+    }
+
+    /// How many server pings were received (and answered) since the last call:
+    /// engine.io-client's `ping` event, which the heartbeat does not otherwise surface.
+    pub fn take_pings(&mut self) -> u32 {
+        std::mem::take(&mut self.pings)
     }
 
     /// The session id, once open.
@@ -420,6 +429,7 @@ impl ClientConnection {
             (State::Opening, Packet::Open(open)) => self.on_open(now, open),
             (State::Opening, _) => self.fail(CloseReason::ParseError),
             (State::Open, Packet::Ping(_)) => {
+                self.pings = self.pings.saturating_add(1);
                 self.arm_silence_deadline(now);
                 self.queue.push_control(Packet::pong().encode());
             }

@@ -114,6 +114,8 @@ pub enum Event {
     /// The Engine.IO connection failed (`error`): before the handshake completed, or with
     /// a transport error after.
     Error(CloseReason),
+    /// The server's heartbeat ping arrived (and was answered) (`ping`).
+    Ping,
     /// A reconnection attempt starts (`reconnect_attempt`, numbered from 1). To refresh
     /// the auth of a socket for this attempt, call [`Manager::set_auth`](super::Manager::set_auth) now.
     ReconnectAttempt(u32),

@@ -588,6 +588,12 @@ impl Manager {
             let Some((_, conn)) = &mut self.conn else {
                 return;
             };
+            for _ in 0..conn.take_pings() {
+                self.events.push_back(Event::Ping);
+            }
+            let Some((_, conn)) = &mut self.conn else {
+                return;
+            };
             let Some(event) = conn.poll_event() else {
                 return;
             };
