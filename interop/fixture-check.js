@@ -140,8 +140,18 @@ function managerFor(url, mode, extra = {}) {
   });
 }
 
-function expectedTransport(mode) {
-  return mode === "websocket" ? "websocket" : "polling";
+// The transport of the connection when the namespace's connection handler ran. In the
+// upgrade mode it is nearly always polling, but socket.io may finish the upgrade before
+// an async middleware lets a CONNECT through (seen on /custom), so both are accepted.
+function checkTransport(mode, welcome) {
+  if (mode === "upgrade") {
+    assert.ok(
+      welcome.transport === "polling" || welcome.transport === "websocket",
+      `transport ${welcome.transport}`,
+    );
+  } else {
+    assert.strictEqual(welcome.transport, mode);
+  }
 }
 
 async function connected(socket, ms = 5000) {
@@ -197,8 +207,9 @@ async function runChecks(url, mode, cleanup) {
   info(mode, `welcome /custom ${JSON.stringify(customWelcome)}`);
 
   await check(mode, "welcome on /", () => {
+    checkTransport(mode, mainWelcome);
     assert.deepStrictEqual(
-      { ...mainWelcome, engine: undefined },
+      { ...mainWelcome, engine: undefined, transport: undefined },
       {
         id: main.id,
         nsp: "/",
@@ -207,13 +218,14 @@ async function runChecks(url, mode, cleanup) {
         query: { q: "1", lang: "fr é" },
         header: "hello",
         engine: undefined,
-        transport: expectedTransport(mode),
+        transport: undefined,
       },
     );
   });
   await check(mode, "welcome on /custom", () => {
+    checkTransport(mode, customWelcome);
     assert.deepStrictEqual(
-      { ...customWelcome, engine: undefined },
+      { ...customWelcome, engine: undefined, transport: undefined },
       {
         id: custom.id,
         nsp: "/custom",
@@ -222,7 +234,7 @@ async function runChecks(url, mode, cleanup) {
         query: { q: "1", lang: "fr é" },
         header: "hello",
         engine: undefined,
-        transport: expectedTransport(mode),
+        transport: undefined,
       },
     );
   });
@@ -415,7 +427,8 @@ async function runChecks(url, mode, cleanup) {
     assert.strictEqual(again.engine, againCustom.engine);
     assert.strictEqual(again.engine, manager.engine.id);
     assert.notStrictEqual(again.engine, oldEngine);
-    assert.strictEqual(again.transport, expectedTransport(mode));
+    checkTransport(mode, again);
+    checkTransport(mode, againCustom);
     assert.deepStrictEqual(again.query, { q: "1", lang: "fr é" });
     assert.strictEqual(again.header, "hello");
     // socket.io-client sends its session id and offset with the auth when it reconnects.
