@@ -260,7 +260,9 @@ impl Header {
             i += dash + 1;
         }
         let nsp = if bytes.get(i) == Some(&b'/') {
-            let end = memchr::memchr(b',', &bytes[i..]).map_or(bytes.len(), |comma| i + comma);
+            // A plain loop: namespaces are short, too short for memchr's vector set-up.
+            let comma = bytes[i..].iter().position(|&b| b == b',');
+            let end = comma.map_or(bytes.len(), |comma| i + comma);
             let nsp = text.slice_ref(&text[i..end]);
             i = (end + 1).min(bytes.len());
             nsp
