@@ -1172,3 +1172,13 @@ fn offsets_of_events_received_before_connect_are_tracked_when_delivered() {
         Some(("p", Some("o-7")))
     );
 }
+
+#[test]
+fn every_server_ping_is_reported_once() {
+    let (mut world, _socket) = connected(SocketOptions::default());
+    world.take_events();
+    // The server pings every 25 s (its default pingInterval): three pings in 80 s.
+    world.advance(Duration::from_secs(80));
+    let events = world.take_events();
+    assert_eq!(events, [Event::Ping, Event::Ping, Event::Ping]);
+}

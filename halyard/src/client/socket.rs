@@ -335,7 +335,7 @@ impl Socket {
         &self,
         event: &str,
         args: &T,
-    ) -> impl Future<Output = Result<(), Error>> + Send + 'static {
+    ) -> impl Future<Output = Result<(), Error>> + Send + 'static + use<T> {
         self.emitter().emit(event, args)
     }
 
@@ -347,7 +347,7 @@ impl Socket {
         &self,
         event: &str,
         args: &T,
-    ) -> impl Future<Output = Result<R, Error>> + Send + 'static {
+    ) -> impl Future<Output = Result<R, Error>> + Send + 'static + use<T, R> {
         self.emitter().emit_with_ack(event, args)
     }
 
@@ -355,7 +355,7 @@ impl Socket {
     pub fn send<T: Serialize + ?Sized>(
         &self,
         args: &T,
-    ) -> impl Future<Output = Result<(), Error>> + Send + 'static {
+    ) -> impl Future<Output = Result<(), Error>> + Send + 'static + use<T> {
         self.emit("message", args)
     }
 
@@ -416,7 +416,7 @@ impl SocketEmitter {
         self,
         event: &str,
         args: &T,
-    ) -> impl Future<Output = Result<(), Error>> + Send + 'static {
+    ) -> impl Future<Output = Result<(), Error>> + Send + 'static + use<T> {
         let event = Event::new(event, args);
         async move {
             let event = event?;
@@ -438,7 +438,7 @@ impl SocketEmitter {
         mut self,
         event: &str,
         args: &T,
-    ) -> impl Future<Output = Result<R, Error>> + Send + 'static {
+    ) -> impl Future<Output = Result<R, Error>> + Send + 'static + use<T, R> {
         let event = Event::new(event, args);
         self.options.ack = true;
         async move {
@@ -495,7 +495,7 @@ impl AckSender {
     pub fn send<T: Serialize + ?Sized>(
         self,
         args: &T,
-    ) -> impl Future<Output = Result<(), Error>> + Send + 'static {
+    ) -> impl Future<Output = Result<(), Error>> + Send + 'static + use<T> {
         let args = Args::new(args);
         async move {
             let Some(ack_id) = self.ack_id else {

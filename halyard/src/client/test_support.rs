@@ -14,10 +14,13 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+use bytes::Bytes;
+
 use super::{
-    AckSender, Auth, Binary, ClientBuilder, ConnectError, DisconnectReason, Error, Event,
-    ManagerEvent, Socket, TransportKind,
+    AckSender, Auth, Binary, ClientBuilder, CloseReason, ConnectError, DisconnectReason,
+    EngineIoClient, EngineIoClientBuilder, Error, Event, ManagerEvent, Socket, TransportKind,
 };
+use crate::Message;
 use crate::fixture_server::fixture_server_with_transports;
 use crate::runtime::Runtime;
 use crate::test_support::{Harness, within};
@@ -37,6 +40,48 @@ macro_rules! client_tests {
         $crate::client_scenario!($harness, $interop, server_disconnect);
         $crate::client_scenario!($harness, $interop, recovery);
         $crate::client_scenario!($harness, $interop, listeners);
+        $crate::client_scenario!($harness, $interop, retries_in_order);
+        $crate::client_scenario!($harness, $interop, auth_per_reconnection);
+        $crate::client_scenario!($harness, $interop, manager_ping);
+        $crate::client_scenario!($harness, $interop, engineio_echo);
+        mod standalone {
+            use super::*;
+            #[test]
+            fn reconnect_failed_after_attempts() {
+                $crate::client::test_support::reconnect_failed_after_attempts::<$harness>();
+            }
+            #[test]
+            fn io_shares_managers_per_origin() {
+                $crate::client::test_support::io_shares_managers_per_origin::<$harness>();
+            }
+            #[test]
+            fn tls_polling() {
+                $crate::client::test_support::tls::<$harness>(
+                    $interop,
+                    $crate::client::test_support::Mode::Polling,
+                );
+            }
+            #[test]
+            fn tls_websocket() {
+                $crate::client::test_support::tls::<$harness>(
+                    $interop,
+                    $crate::client::test_support::Mode::WebSocket,
+                );
+            }
+            #[test]
+            fn tls_upgrade() {
+                $crate::client::test_support::tls::<$harness>(
+                    $interop,
+                    $crate::client::test_support::Mode::Upgrade,
+                );
+            }
+            #[test]
+            fn tls_refuses_an_unknown_certificate() {
+                $crate::client::test_support::tls_refuses_an_unknown_certificate::<$harness>(
+                    $interop,
+                );
+            }
+        }
     };
 }
 
@@ -265,14 +310,28 @@ pub fn scenario<H: Harness>(interop: &str, peer: Peer, mode: Mode, name: &str) {
         Mode::WebSocket => "websocket",
         Mode::Upgrade => "polling,websocket",
     };
+    let engineio = name == "engineio_echo";
     let (_node, port) = match peer {
         Peer::Node => {
+            let script = if engineio {
+                "engineio-server.js"
+            } else {
+                "socketio-server.js"
+            };
             let (node, port) = start_node(
                 interop,
-                "socketio-server.js",
+                script,
                 &["--port", "0", "--transports", transports],
             );
             (Some(node), port)
+        }
+        Peer::Halyard if engineio => {
+            let server = crate::EngineIoServer::builder()
+                .transports(&mode.transports())
+                .build();
+            crate::test_support::spawn_echo(&h, &server);
+            let addr: SocketAddr = h.block_on(h.listen(server));
+            (None, addr.port())
         }
         Peer::Halyard => {
             let server = fixture_server_with_transports(&mode.transports());
@@ -298,6 +357,10 @@ pub fn scenario<H: Harness>(interop: &str, peer: Peer, mode: Mode, name: &str) {
             "server_disconnect" => server_disconnect(&ctx).await,
             "recovery" => recovery(&ctx).await,
             "listeners" => listeners(&ctx).await,
+            "retries_in_order" => retries_in_order(&ctx).await,
+            "auth_per_reconnection" => auth_per_reconnection(&ctx).await,
+            "manager_ping" => manager_ping(&ctx).await,
+            "engineio_echo" => engineio_echo(&ctx).await,
             other => panic!("no scenario {other}"),
         }
     });
@@ -709,4 +772,314 @@ pub async fn listeners<H: Harness>(ctx: &Ctx<'_, H>) {
     socket.off_all();
     assert!(socket.listeners("echo").is_empty() && socket.listeners_any().is_empty());
     socket.manager().close();
+}
+
+/// With `retries`, emits are delivered at least once, in order, one at a time: also
+/// those made while the transport is down.
+pub async fn retries_in_order<H: Harness>(ctx: &Ctx<'_, H>) {
+    let (socket, rec) = ctx.open(
+        ctx.client("/")
+            .retries(3)
+            .ack_timeout(Duration::from_millis(1500)),
+    );
+    ctx.wait("welcome", rec.next_named("welcome")).await;
+    let acks: Vec<_> = (0..5)
+        .map(|i| socket.emit_with_ack::<_, (u32,)>("echo_ack", &(i,)))
+        .collect();
+    for (i, ack) in acks.into_iter().enumerate() {
+        assert_eq!(ctx.wait("ack", ack).await, Ok((i as u32,)));
+    }
+    // Emits queued while the transport is down go out after the reconnection.
+    socket.emit("kill", &()).await.unwrap();
+    ctx.wait("disconnect", rec.next_named("@disconnect")).await;
+    let acks: Vec<_> = (10..13)
+        .map(|i| socket.emit_with_ack::<_, (u32,)>("echo_ack", &(i,)))
+        .collect();
+    for (i, ack) in (10..).zip(acks) {
+        assert_eq!(ctx.wait("ack after reconnection", ack).await, Ok((i,)));
+    }
+    // An emit whose ack never comes is tried retries + 1 times, then fails.
+    let result = ctx
+        .wait(
+            "retries exhausted",
+            socket
+                .timeout(Duration::from_millis(200))
+                .emit_with_ack::<_, ()>("no_ack", &()),
+        )
+        .await;
+    assert_eq!(result, Err(Error::Timeout));
+    socket.manager().close();
+}
+
+/// An auth function is evaluated again for the CONNECT after every reconnection.
+pub async fn auth_per_reconnection<H: Harness>(ctx: &Ctx<'_, H>) {
+    let calls = Arc::new(Mutex::new(0u32));
+    let counter = calls.clone();
+    let (socket, rec) = ctx.open(ctx.client("/custom").auth(Auth::with(move || {
+        let mut n = counter.lock().unwrap();
+        *n += 1;
+        json!({"token": "secret", "n": *n})
+    })));
+    let first = ctx.wait("welcome", rec.next_named("welcome")).await;
+    let n1 = first[0]["auth"]["n"].as_u64().unwrap();
+    socket.emit("kill", &()).await.unwrap();
+    ctx.wait("disconnect", rec.next_named("@disconnect")).await;
+    let second = ctx.wait("welcome again", rec.next_named("welcome")).await;
+    let n2 = second[0]["auth"]["n"].as_u64().unwrap();
+    assert!(n2 > n1, "auth evaluated again: {n1} then {n2}");
+    assert_eq!(second[0]["auth"]["token"], "secret");
+    socket.manager().close();
+}
+
+/// The manager reports the server's heartbeat (`ping`), and `open`.
+pub async fn manager_ping<H: Harness>(ctx: &Ctx<'_, H>) {
+    let socket = ctx.client("/").auto_connect(false).connect().unwrap();
+    let (tx, rx) = async_channel::unbounded();
+    socket.manager().on_event(move |event| {
+        let _ = tx.try_send(event.clone());
+    });
+    socket.connect();
+    assert_eq!(
+        ctx.wait("open", rx.recv()).await.unwrap(),
+        ManagerEvent::Open
+    );
+    // The fixtures ping every second.
+    loop {
+        if ctx.wait("ping", rx.recv()).await.unwrap() == ManagerEvent::Ping {
+            break;
+        }
+    }
+    socket.manager().close();
+    loop {
+        if let ManagerEvent::Close(reason) = ctx.wait("close", rx.recv()).await.unwrap() {
+            assert_eq!(reason, DisconnectReason::ForcedClose);
+            break;
+        }
+    }
+}
+
+/// The raw Engine.IO client against an echo server (npm's engine.io, or ours): text and
+/// binary messages both ways, the transport (upgraded when allowed), and a close by the
+/// server.
+pub async fn engineio_echo<H: Harness>(ctx: &Ctx<'_, H>) {
+    let client = ctx
+        .wait(
+            "handshake",
+            EngineIoClientBuilder::new(ctx.h.runtime(), ctx.url.clone())
+                .transports(ctx.mode.transports())
+                .connect(),
+        )
+        .await
+        .unwrap();
+    assert!(!client.sid().is_empty());
+    echo_round(ctx, &client).await;
+    if ctx.mode == Mode::Upgrade {
+        let rt = ctx.h.runtime();
+        let deadline = rt.now() + Duration::from_secs(5);
+        while client.transport() != TransportKind::WebSocket && rt.now() < deadline {
+            ctx.sleep(Duration::from_millis(20)).await;
+        }
+        assert_eq!(client.transport(), TransportKind::WebSocket, "upgraded");
+        echo_round(ctx, &client).await;
+    } else {
+        assert_eq!(client.transport(), ctx.mode.transports()[0]);
+    }
+    client.send(Message::Text("close".into())).await.unwrap();
+    assert_eq!(ctx.wait("close", client.recv()).await, None);
+    assert_eq!(client.close_reason(), Some(CloseReason::TransportClose));
+}
+
+async fn echo_round<H: Harness>(ctx: &Ctx<'_, H>, client: &EngineIoClient) {
+    let text = Message::Text("hello é 🦀".into());
+    let binary = Message::Binary(Bytes::from_static(&[0, 1, 2, 255]));
+    client.send(text.clone()).await.unwrap();
+    client.send(binary.clone()).await.unwrap();
+    assert_eq!(ctx.wait("text echo", client.recv()).await, Some(text));
+    assert_eq!(ctx.wait("binary echo", client.recv()).await, Some(binary));
+}
+
+/// Nothing listens: `connect_error` for the failed attempt, then the reconnection events
+/// up to `reconnect_failed`, and the socket stays disconnected.
+pub fn reconnect_failed_after_attempts<H: Harness>() {
+    let h = H::new();
+    h.block_on(async {
+        // A port nothing listens on: bind one, note it, close it.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let socket = ClientBuilder::new(h.runtime(), format!("http://127.0.0.1:{port}/"))
+            .reconnection_attempts(2)
+            .reconnection_delay(Duration::from_millis(50))
+            .randomization_factor(0.0)
+            .auto_connect(false)
+            .connect()
+            .unwrap();
+        let rec = Recorder::attach(&socket);
+        let (tx, rx) = async_channel::unbounded();
+        socket.manager().on_event(move |event| {
+            let _ = tx.try_send(event.clone());
+        });
+        socket.connect();
+        let error = within(
+            &h,
+            Duration::from_secs(10),
+            rec.next_named("@connect_error"),
+        )
+        .await
+        .expect("connect_error");
+        assert_eq!(error["active"], true, "{error}");
+        // socket.io-client 4.8's order, checked against it: each failed attempt gives
+        // `error` then `reconnect_error`, and the last one `reconnect_failed` in between.
+        let reason = CloseReason::TransportError;
+        let expected = vec![
+            ManagerEvent::Error(reason),
+            ManagerEvent::ReconnectAttempt(1),
+            ManagerEvent::Error(reason),
+            ManagerEvent::ReconnectError(reason),
+            ManagerEvent::ReconnectAttempt(2),
+            ManagerEvent::Error(reason),
+            ManagerEvent::ReconnectFailed,
+            ManagerEvent::ReconnectError(reason),
+        ];
+        let mut seen = Vec::new();
+        while seen.len() < expected.len() {
+            let event = within(&h, Duration::from_secs(10), rx.recv())
+                .await
+                .expect("manager events")
+                .unwrap();
+            seen.push(event);
+        }
+        assert_eq!(seen, expected);
+        // One `connect_error` per attempt, the socket still active (as in JavaScript).
+        for _ in 0..2 {
+            let error = within(
+                &h,
+                Duration::from_secs(10),
+                rec.next_named("@connect_error"),
+            )
+            .await
+            .expect("connect_error");
+            assert_eq!(error["active"], true, "{error}");
+        }
+        assert!(!socket.connected());
+    });
+}
+
+/// `io(url)` shares one manager per origin and path, unless `force_new` or
+/// `multiplex(false)`.
+pub fn io_shares_managers_per_origin<H: Harness>() {
+    let h = H::new();
+    h.block_on(async {
+        let io = |url: &str| {
+            ClientBuilder::new(h.runtime(), url.to_owned())
+                .auto_connect(false)
+                .reconnection(false)
+        };
+        let a = io("http://127.0.0.1:9/").connect().unwrap();
+        let b = io("http://127.0.0.1:9/chat").connect().unwrap();
+        let c = io("http://127.0.0.1:9/").force_new(true).connect().unwrap();
+        let d = io("http://127.0.0.1:9/")
+            .multiplex(false)
+            .connect()
+            .unwrap();
+        let e = io("http://127.0.0.1:9/").path("/other").connect().unwrap();
+        assert!(a.manager().same(&b.manager()));
+        assert!(!a.manager().same(&c.manager()));
+        assert!(!a.manager().same(&d.manager()));
+        assert!(!a.manager().same(&e.manager()));
+        assert_eq!((a.nsp(), b.nsp()), ("/", "/chat"));
+        assert!(matches!(
+            io("localhost:9").connect(),
+            Err(Error::InvalidUrl(_))
+        ));
+        assert!(matches!(
+            a.manager().socket("chat"),
+            Err(Error::InvalidNamespace(_))
+        ));
+    });
+}
+
+#[cfg(feature = "tls")]
+fn test_roots(interop: &str) -> super::TlsConfig {
+    use futures_rustls::pki_types::CertificateDer;
+    use futures_rustls::pki_types::pem::PemObject;
+    use futures_rustls::rustls;
+    let cert = CertificateDer::from_pem_file(format!("{interop}/tls/cert.pem")).unwrap();
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(cert).unwrap();
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Arc::new(config)
+}
+
+/// `https://` (polling) and `wss://` through rustls, against npm's engine.io serving
+/// HTTPS with the test certificate (`interop/tls/`).
+#[cfg(feature = "tls")]
+pub fn tls<H: Harness>(interop: &str, mode: Mode) {
+    let h = H::new();
+    let transports = match mode {
+        Mode::Polling => "polling",
+        Mode::WebSocket => "websocket",
+        Mode::Upgrade => "polling,websocket",
+    };
+    let (_node, port) = start_node(
+        interop,
+        "engineio-server.js",
+        &["--port", "0", "--transports", transports, "--tls"],
+    );
+    let ctx = Ctx {
+        h: &h,
+        url: format!("https://localhost:{port}"),
+        mode,
+        peer: Peer::Node,
+    };
+    h.block_on(async {
+        let client = ctx
+            .wait(
+                "TLS handshake",
+                EngineIoClientBuilder::new(h.runtime(), ctx.url.clone())
+                    .transports(mode.transports())
+                    .tls_config(test_roots(interop))
+                    .connect(),
+            )
+            .await
+            .unwrap();
+        echo_round(&ctx, &client).await;
+        if mode == Mode::Upgrade {
+            let rt = h.runtime();
+            let deadline = rt.now() + Duration::from_secs(5);
+            while client.transport() != TransportKind::WebSocket && rt.now() < deadline {
+                ctx.sleep(Duration::from_millis(20)).await;
+            }
+            assert_eq!(client.transport(), TransportKind::WebSocket);
+            echo_round(&ctx, &client).await;
+        }
+    });
+}
+
+/// The default roots (Mozilla's) do not trust the self-signed test certificate: the
+/// handshake fails instead of going on unverified.
+#[cfg(feature = "tls")]
+pub fn tls_refuses_an_unknown_certificate<H: Harness>(interop: &str) {
+    let h = H::new();
+    let (_node, port) = start_node(interop, "engineio-server.js", &["--port", "0", "--tls"]);
+    h.block_on(async {
+        let result = within(
+            &h,
+            Duration::from_secs(10),
+            EngineIoClientBuilder::new(h.runtime(), format!("https://localhost:{port}")).connect(),
+        )
+        .await
+        .expect("the attempt ends");
+        assert_eq!(
+            result.err(),
+            Some(Error::Connection(CloseReason::TransportError))
+        );
+    });
 }
