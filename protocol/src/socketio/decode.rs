@@ -138,11 +138,11 @@ impl Decoder {
                     });
                 }
                 let args = Args::trusted_in(text, start, Vec::new());
-                Packet::Event {
+                return Ok(Some(Packet::Event {
                     nsp,
                     ack_id,
                     event: Event::trusted(name, args),
-                }
+                }));
             }
             PacketType::Ack | PacketType::BinaryAck => {
                 let ack_id = ack_id.ok_or(DecodeError::InvalidAckId)?;
