@@ -5,7 +5,6 @@
 use std::cell::Cell;
 use std::fmt;
 
-use bytestring::ByteString;
 use serde::Deserialize;
 use serde::de::{self, DeserializeSeed, IgnoredAny, SeqAccess, Visitor};
 use serde::ser::{self, Impossible, Serialize, Serializer};
@@ -293,7 +292,7 @@ fn general_event(json: &str, packet: PacketType) -> Result<args::Name, DecodeErr
             let start = name.as_ptr() as usize - json.as_ptr() as usize;
             args::Name::in_json(start..start + name.len())
         }
-        Name::Owned(name) => args::Name::Owned(ByteString::from(name)),
+        Name::Owned(name) => args::Name::Owned(name.into_boxed_str()),
     })
 }
 
