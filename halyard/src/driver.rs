@@ -79,10 +79,13 @@ pub(crate) trait Application: Send + 'static {
     fn is_done(&self) -> bool;
 }
 
-/// Where the driver unregisters its session when it ends.
+/// The server side of a driver: its settings, and where it unregisters its session
+/// when it ends.
 pub(crate) trait Registry: Send + Sync + 'static {
     /// The session `sid` is gone.
     fn remove(&self, sid: &str);
+    /// The WebSocket settings (read when a WebSocket opens, not copied into each task).
+    fn ws_config(&self) -> WebSocketConfig;
 }
 
 /// The most WebSocket messages waiting to be written before the driver stops taking
@@ -113,11 +116,9 @@ struct Core<R: Runtime, A: Application> {
     session: A::Session,
     app: A,
     registry: Arc<dyn Registry>,
-    ws_config: WebSocketConfig,
-    held: Vec<(RequestId, oneshot::Sender<HttpResponse>)>,
-    /// Upgrades answered 101 whose connection is not handed over yet (`true`: the
-    /// session's own transport from a WebSocket handshake).
-    upgrades: Vec<(bool, PendingWs)>,
+    /// Held polls and pending upgrades: boxed, as an idle WebSocket connection has none
+    /// (`None` whenever both are empty).
+    cold: Option<Box<Cold>>,
     ws: Option<WsStream>,
     ws_out: VecDeque<Message>,
     ws_unflushed: bool,
@@ -127,9 +128,17 @@ struct Core<R: Runtime, A: Application> {
     deadline: Option<Instant>,
 }
 
+/// The parts of a driver that an idle WebSocket connection does not use.
+#[derive(Default)]
+struct Cold {
+    held: Vec<(RequestId, oneshot::Sender<HttpResponse>)>,
+    /// Upgrades answered 101 whose connection is not handed over yet (`true`: the
+    /// session's own transport from a WebSocket handshake).
+    upgrades: Vec<(bool, PendingWs)>,
+}
+
 impl<R: Runtime, A: Application> Driver<R, A> {
     /// A driver for a session that has just been opened.
-    #[allow(clippy::too_many_arguments)]
     pub(crate) fn new(
         rt: R,
         session: A::Session,
@@ -138,16 +147,13 @@ impl<R: Runtime, A: Application> Driver<R, A> {
         http: crate::channel::Receiver<HttpInput>,
         commands: crate::channel::Receiver<A::Command>,
         registry: Arc<dyn Registry>,
-        ws_config: WebSocketConfig,
     ) -> Self {
         let mut core = Core {
             rt,
             session,
             app,
             registry,
-            ws_config,
-            held: Vec::new(),
-            upgrades: Vec::new(),
+            cold: None,
             ws: None,
             ws_out: VecDeque::new(),
             ws_unflushed: false,
@@ -156,10 +162,10 @@ impl<R: Runtime, A: Application> Driver<R, A> {
             deadline: None,
         };
         match initial {
-            Initial::Polling(id, reply) => core.held.push((id, reply)),
+            Initial::Polling(id, reply) => core.cold().held.push((id, reply)),
             Initial::WebSocket(upgrade) => {
                 let pending = core.websocket(upgrade);
-                core.upgrades.push((true, pending));
+                core.cold().upgrades.push((true, pending));
             }
         }
         core.drain_transmits();
@@ -263,18 +269,39 @@ impl<R: Runtime, A: Application> Future for Driver<R, A> {
 }
 
 impl<R: Runtime, A: Application> Core<R, A> {
+    /// The cold parts, allocated if they were not.
+    fn cold(&mut self) -> &mut Cold {
+        self.cold.get_or_insert_with(Box::default)
+    }
+
+    /// Frees the cold parts once nothing is held or pending.
+    fn release_cold(&mut self) {
+        if self
+            .cold
+            .as_ref()
+            .is_some_and(|c| c.held.is_empty() && c.upgrades.is_empty())
+        {
+            self.cold = None;
+        }
+    }
+
     /// Writes what the session transmits: HTTP answers to held requests, WebSocket
     /// frames to the outgoing queue, WebSocket closes.
     fn drain_transmits(&mut self) {
         while let Some(transmit) = self.session.poll_transmit() {
             match transmit {
                 ServerTransmit::Http { request, response } => {
-                    match self.held.iter().position(|(id, _)| *id == request) {
-                        Some(i) => {
-                            let (_, reply) = self.held.swap_remove(i);
-                            if self.held.is_empty() {
-                                self.held = Vec::new();
-                            }
+                    let held = self.cold.as_mut().and_then(|cold| {
+                        let i = cold.held.iter().position(|(id, _)| *id == request)?;
+                        let (_, reply) = cold.held.swap_remove(i);
+                        if cold.held.is_empty() {
+                            cold.held = Vec::new();
+                        }
+                        Some(reply)
+                    });
+                    match held {
+                        Some(reply) => {
+                            self.release_cold();
                             let _ = reply.send(response);
                         }
                         None => tracing::trace!(?request, "answer for a request no longer held"),
@@ -297,15 +324,15 @@ impl<R: Runtime, A: Application> Core<R, A> {
         match input {
             HttpInput::Poll(reply) => {
                 let id = self.session.handle_poll(now);
-                self.held.push((id, reply));
+                self.cold().held.push((id, reply));
             }
             HttpInput::Post(body, reply) => {
                 let id = self.session.handle_post(now, body);
-                self.held.push((id, reply));
+                self.cold().held.push((id, reply));
             }
             HttpInput::WebSocket(upgrade) => {
                 let pending = self.websocket(upgrade);
-                self.upgrades.push((false, pending));
+                self.cold().upgrades.push((false, pending));
             }
         }
         self.drain_transmits();
@@ -314,9 +341,12 @@ impl<R: Runtime, A: Application> Core<R, A> {
     fn poll_aborted(&mut self, now: Instant, cx: &mut Context<'_>) -> bool {
         let mut progress = false;
         let mut i = 0;
-        while i < self.held.len() {
-            if self.held[i].1.poll_canceled(cx).is_ready() {
-                let (id, _) = self.held.swap_remove(i);
+        while let Some(cold) = self.cold.as_mut()
+            && i < cold.held.len()
+        {
+            if cold.held[i].1.poll_canceled(cx).is_ready() {
+                let (id, _) = cold.held.swap_remove(i);
+                self.release_cold();
                 tracing::debug!(
                     sid = self.session.sid(),
                     ?id,
@@ -334,7 +364,7 @@ impl<R: Runtime, A: Application> Core<R, A> {
 
     /// The WebSocket over an upgrade, once hyper hands the connection over.
     fn websocket(&self, upgrade: OnUpgrade) -> PendingWs {
-        let config = self.ws_config;
+        let config = self.registry.ws_config();
         Box::pin(async move {
             match upgrade.await {
                 Ok(upgraded) => Some(
@@ -356,15 +386,18 @@ impl<R: Runtime, A: Application> Core<R, A> {
     fn poll_upgrades(&mut self, now: Instant, cx: &mut Context<'_>) -> bool {
         let mut progress = false;
         let mut i = 0;
-        while i < self.upgrades.len() {
-            let Poll::Ready(ws) = self.upgrades[i].1.as_mut().poll(cx) else {
+        while let Some(cold) = self.cold.as_mut()
+            && i < cold.upgrades.len()
+        {
+            let Poll::Ready(ws) = cold.upgrades[i].1.as_mut().poll(cx) else {
                 i += 1;
                 continue;
             };
-            let (initial, _) = self.upgrades.swap_remove(i);
-            if self.upgrades.is_empty() {
-                self.upgrades = Vec::new();
+            let (initial, _) = cold.upgrades.swap_remove(i);
+            if cold.upgrades.is_empty() {
+                cold.upgrades = Vec::new();
             }
+            self.release_cold();
             progress = true;
             match (initial, ws) {
                 (true, Some(ws)) => self.ws = Some(ws),

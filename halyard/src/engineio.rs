@@ -145,10 +145,6 @@ impl Host for Inner {
         self.config.max_payload
     }
 
-    fn ws_config(&self) -> WebSocketConfig {
-        self.ws_config
-    }
-
     fn endpoint(&self) -> MutexGuard<'_, Endpoint> {
         Inner::endpoint(self)
     }
@@ -216,6 +212,10 @@ impl Registry for Inner {
     fn remove(&self, sid: &str) {
         self.sessions().remove(sid);
         tracing::debug!(sid, "session removed");
+    }
+
+    fn ws_config(&self) -> WebSocketConfig {
+        self.ws_config
     }
 }
 

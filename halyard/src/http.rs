@@ -13,7 +13,6 @@ use std::sync::{Arc, MutexGuard};
 use std::time::Duration;
 
 use async_tungstenite::tungstenite::handshake::derive_accept_key;
-use async_tungstenite::tungstenite::protocol::WebSocketConfig;
 use bytes::{Bytes, BytesMut};
 use futures_channel::oneshot;
 use futures_core::Stream;
@@ -117,8 +116,6 @@ pub(crate) trait Host: Registry + Sized {
     fn path(&self) -> &str;
     /// The largest POST body accepted.
     fn max_payload(&self) -> usize;
-    /// The WebSocket settings.
-    fn ws_config(&self) -> WebSocketConfig;
     /// The Engine.IO endpoint (handshakes).
     fn endpoint(&self) -> MutexGuard<'_, Endpoint>;
     /// The route to session `sid`, if it is open.
@@ -293,7 +290,6 @@ pub(crate) async fn handle<R: Runtime, H: Host, B: RequestBody>(
             let Some(opened) = inner.open(session, open).await else {
                 return to_response(Endpoint::unknown_sid());
             };
-            let ws_config = inner.ws_config();
             let registry: Arc<dyn Registry> = inner;
             let driver = Driver::new(
                 rt.clone(),
@@ -303,7 +299,6 @@ pub(crate) async fn handle<R: Runtime, H: Host, B: RequestBody>(
                 opened.http,
                 opened.commands,
                 registry,
-                ws_config,
             );
             rt.spawn(driver);
             match (answer, accept) {

@@ -346,6 +346,10 @@ impl Registry for ServerInner {
         lock(&self.sessions).remove(sid);
         tracing::debug!(sid, "connection removed");
     }
+
+    fn ws_config(&self) -> WebSocketConfig {
+        self.ws_config
+    }
 }
 
 impl Host for ServerInner {
@@ -357,10 +361,6 @@ impl Host for ServerInner {
 
     fn max_payload(&self) -> usize {
         self.engine.max_payload
-    }
-
-    fn ws_config(&self) -> WebSocketConfig {
-        self.ws_config
     }
 
     fn endpoint(&self) -> MutexGuard<'_, Endpoint> {
@@ -381,10 +381,10 @@ impl Host for ServerInner {
         }
         let (http_tx, http_rx) = crate::channel::bounded(4);
         let (command_tx, command_rx) = crate::channel::bounded(self.command_buffer);
-        let eio: Arc<str> = session.sid().into();
+        let eio: Box<str> = session.sid().into();
         let connection = Connection::new(session, &self.config, self.seed, Instant::now());
         lock(&self.sessions).insert(
-            eio.as_ref().into(),
+            eio,
             Route {
                 http: http_tx,
                 commands: command_tx.clone(),
@@ -396,7 +396,7 @@ impl Host for ServerInner {
             address: request.remote,
             issued: SystemTime::now(),
         });
-        let app = SioApp::new(self.clone(), eio, command_tx, info);
+        let app = SioApp::new(self.clone(), command_tx, info);
         Some(Opened {
             session: connection,
             app,

@@ -1,6 +1,5 @@
 //! [`Socket`]: one client's connection to one namespace, with its handlers.
 
-use std::collections::HashMap;
 use std::fmt::Display;
 use std::future::Future;
 use std::marker::PhantomData;
@@ -47,21 +46,19 @@ pub struct Socket {
 }
 
 pub(crate) struct SocketInner {
-    pub(crate) id: String,
-    pub(crate) nsp: String,
-    pub(crate) pid: Option<String>,
+    pub(crate) id: Box<str>,
+    pub(crate) nsp: Box<str>,
+    pub(crate) pid: Option<Box<str>>,
     pub(crate) recovered: bool,
+    pub(crate) connected: AtomicBool,
     pub(crate) handshake: Handshake,
     pub(crate) eio: Arc<str>,
     pub(crate) commands: crate::channel::Sender<Command>,
     pub(crate) server: Arc<ServerInner>,
-    pub(crate) connected: AtomicBool,
-    handlers: Mutex<HashMap<String, Vec<Listener<dyn ErasedHandler>>>>,
-    any: Mutex<Vec<Listener<dyn ErasedAny>>>,
-    any_outgoing: Mutex<Vec<Listener<dyn OutgoingFn>>>,
+    /// Every handler of the socket (events, catch-alls, disconnect), in one list: a
+    /// socket usually has a few, and an idle connection keeps them for its whole life.
+    handlers: Mutex<Vec<Listener>>,
     data: Mutex<http::Extensions>,
-    on_disconnecting: Mutex<Vec<Arc<dyn ErasedDisconnect>>>,
-    on_disconnect: Mutex<Vec<Arc<dyn ErasedDisconnect>>>,
 }
 
 impl std::fmt::Debug for Socket {
@@ -134,11 +131,48 @@ impl HandlerId {
     }
 }
 
-/// A registered handler, with its id and whether it runs once.
-struct Listener<H: ?Sized> {
+/// A registered handler, with its id. Handlers of one kind (and one event) keep their
+/// registration order in the socket's list.
+struct Listener {
     id: HandlerId,
-    once: bool,
-    handler: Arc<H>,
+    kind: Kind,
+}
+
+/// What a [`Listener`] handles.
+enum Kind {
+    /// The event `name` (removed after its first run if `once`).
+    Event {
+        name: Box<str>,
+        once: bool,
+        handler: Arc<dyn ErasedHandler>,
+    },
+    /// Every incoming event (`on_any`, `prepend_any`).
+    Any(Arc<dyn ErasedAny>),
+    /// Every outgoing event (`on_any_outgoing`).
+    Outgoing(Arc<dyn OutgoingFn>),
+    /// `on_disconnecting`.
+    Disconnecting(Arc<dyn ErasedDisconnect>),
+    /// `on_disconnect`.
+    Disconnect(Arc<dyn ErasedDisconnect>),
+}
+
+impl Kind {
+    fn is_any(&self) -> bool {
+        matches!(self, Kind::Any(_))
+    }
+
+    fn is_outgoing(&self) -> bool {
+        matches!(self, Kind::Outgoing(_))
+    }
+}
+
+/// Adds `listener` at `index`, growing the list by one slot at a time while it is short
+/// (a socket's handlers are registered once and kept as long as it lives).
+fn insert(list: &mut Vec<Listener>, index: usize, listener: Listener) {
+    if list.len() == list.capacity() && list.len() < 8 {
+        list.reserve_exact(1);
+    }
+    list.insert(index, listener);
 }
 
 /// The handlers of one incoming event: the catch-all ones, then the event's own, in
@@ -268,9 +302,9 @@ fn bad_args(
 impl Socket {
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn new(
-        id: String,
-        nsp: String,
-        pid: Option<String>,
+        id: Box<str>,
+        nsp: Box<str>,
+        pid: Option<Box<str>>,
         recovered: bool,
         handshake: Handshake,
         eio: Arc<str>,
@@ -288,12 +322,8 @@ impl Socket {
                 commands,
                 server,
                 connected: AtomicBool::new(true),
-                handlers: Mutex::new(HashMap::new()),
-                any: Mutex::new(Vec::new()),
-                any_outgoing: Mutex::new(Vec::new()),
+                handlers: Mutex::new(Vec::new()),
                 data: Mutex::new(http::Extensions::new()),
-                on_disconnecting: Mutex::new(Vec::new()),
-                on_disconnect: Mutex::new(Vec::new()),
             }),
         }
     }
@@ -314,24 +344,29 @@ impl Socket {
     /// What runs for an incoming `event`: its catch-all handlers then its own (the
     /// ones registered with [`once`](Self::once) are removed now), or `None`.
     pub(crate) fn handler(&self, event: &str) -> Option<Arc<dyn ErasedHandler>> {
-        let any: Vec<Arc<dyn ErasedAny>> = lock(&self.inner.any)
-            .iter()
-            .map(|l| l.handler.clone())
-            .collect();
-        let handlers: Vec<Arc<dyn ErasedHandler>> = {
-            let mut map = lock(&self.inner.handlers);
-            match map.get_mut(event) {
-                Some(list) => {
-                    let handlers = list.iter().map(|l| l.handler.clone()).collect();
-                    list.retain(|l| !l.once);
-                    if list.is_empty() {
-                        map.remove(event);
+        let mut any: Vec<Arc<dyn ErasedAny>> = Vec::new();
+        let mut handlers: Vec<Arc<dyn ErasedHandler>> = Vec::new();
+        let mut once = false;
+        {
+            let mut list = lock(&self.inner.handlers);
+            for listener in list.iter() {
+                match &listener.kind {
+                    Kind::Any(handler) => any.push(handler.clone()),
+                    Kind::Event {
+                        name,
+                        once: o,
+                        handler,
+                    } if **name == *event => {
+                        handlers.push(handler.clone());
+                        once |= *o;
                     }
-                    handlers
+                    _ => {}
                 }
-                None => Vec::new(),
             }
-        };
+            if once {
+                list.retain(|l| !matches!(&l.kind, Kind::Event { name, once: true, .. } if **name == *event));
+            }
+        }
         match (any.is_empty(), handlers.len()) {
             (true, 0) => None,
             (true, 1) => handlers.into_iter().next(),
@@ -341,30 +376,68 @@ impl Socket {
 
     /// Tells the outgoing catch-all handlers about `event`.
     pub(crate) fn notify_outgoing(&self, event: &Event) {
-        let listeners: Vec<Arc<dyn OutgoingFn>> = lock(&self.inner.any_outgoing)
+        let listeners: Vec<Arc<dyn OutgoingFn>> = lock(&self.inner.handlers)
             .iter()
-            .map(|l| l.handler.clone())
+            .filter_map(|l| match &l.kind {
+                Kind::Outgoing(handler) => Some(handler.clone()),
+                _ => None,
+            })
             .collect();
         for listener in listeners {
             listener(self, event);
         }
     }
 
-    fn add_handler(&self, event: String, once: bool, handler: Arc<dyn ErasedHandler>) -> HandlerId {
+    /// Adds a handler at the end of the list (`front`: before every other one).
+    fn push(&self, kind: Kind, front: bool) -> HandlerId {
         let id = HandlerId::next();
-        lock(&self.inner.handlers)
-            .entry(event)
-            .or_default()
-            .push(Listener { id, once, handler });
+        let mut list = lock(&self.inner.handlers);
+        let index = if front { 0 } else { list.len() };
+        insert(&mut list, index, Listener { id, kind });
         id
     }
 
+    fn add_handler(&self, event: String, once: bool, handler: Arc<dyn ErasedHandler>) -> HandlerId {
+        let name = event.into_boxed_str();
+        self.push(
+            Kind::Event {
+                name,
+                once,
+                handler,
+            },
+            false,
+        )
+    }
+
+    /// Removes the handlers `remove` picks; whether there were any.
+    fn remove(&self, remove: impl Fn(&Listener) -> bool) -> bool {
+        let mut list = lock(&self.inner.handlers);
+        let before = list.len();
+        list.retain(|l| !remove(l));
+        if list.is_empty() {
+            *list = Vec::new();
+        }
+        list.len() != before
+    }
+
     pub(crate) fn disconnecting_handlers(&self) -> Vec<Arc<dyn ErasedDisconnect>> {
-        lock(&self.inner.on_disconnecting).clone()
+        lock(&self.inner.handlers)
+            .iter()
+            .filter_map(|l| match &l.kind {
+                Kind::Disconnecting(handler) => Some(handler.clone()),
+                _ => None,
+            })
+            .collect()
     }
 
     pub(crate) fn disconnect_handlers(&self) -> Vec<Arc<dyn ErasedDisconnect>> {
-        lock(&self.inner.on_disconnect).clone()
+        lock(&self.inner.handlers)
+            .iter()
+            .filter_map(|l| match &l.kind {
+                Kind::Disconnect(handler) => Some(handler.clone()),
+                _ => None,
+            })
+            .collect()
     }
 
     pub(crate) fn set_disconnected(&self) {
@@ -444,23 +517,21 @@ impl Socket {
     /// `removeAllListeners(event)`). Rooms are untouched: removing handlers never makes
     /// the socket leave a room (as Sails documents for `io.socket.off`).
     pub fn off(&self, event: &str) {
-        lock(&self.inner.handlers).remove(event);
+        self.remove(|l| matches!(&l.kind, Kind::Event { name, .. } if **name == *event));
     }
 
     /// Removes the one handler `id` (socket.io's `socket.off(event, listener)`),
     /// whichever event or catch-all it handles; `false` if it was not registered (or a
     /// [`once`](Self::once) handler already ran). Rooms are untouched.
     pub fn off_handler(&self, id: HandlerId) -> bool {
-        let mut removed = false;
-        lock(&self.inner.handlers).retain(|_, list| {
-            list.retain(|l| {
-                let keep = l.id != id;
-                removed |= !keep;
-                keep
-            });
-            !list.is_empty()
-        });
-        removed || self.off_any(id) || self.off_any_outgoing(id)
+        // Disconnect handlers have no id to remove them by.
+        self.remove(|l| {
+            l.id == id
+                && matches!(
+                    l.kind,
+                    Kind::Event { .. } | Kind::Any(_) | Kind::Outgoing(_)
+                )
+        })
     }
 
     /// Runs `handler(socket, event)` for every incoming event, before the event's own
@@ -472,14 +543,7 @@ impl Socket {
         Fut: Future + Send + 'static,
         Fut::Output: HandlerResult,
     {
-        let id = HandlerId::next();
-        let handler: Arc<dyn ErasedAny> = Arc::new(AnyFn(handler));
-        lock(&self.inner.any).push(Listener {
-            id,
-            once: false,
-            handler,
-        });
-        id
+        self.push(Kind::Any(Arc::new(AnyFn(handler))), false)
     }
 
     /// Like [`on_any`](Self::on_any), but runs before the catch-all handlers already
@@ -490,31 +554,20 @@ impl Socket {
         Fut: Future + Send + 'static,
         Fut::Output: HandlerResult,
     {
-        let id = HandlerId::next();
-        let handler: Arc<dyn ErasedAny> = Arc::new(AnyFn(handler));
-        lock(&self.inner.any).insert(
-            0,
-            Listener {
-                id,
-                once: false,
-                handler,
-            },
-        );
-        id
+        // Before every catch-all handler: at the front of the list (the relative order
+        // of the other kinds does not change).
+        self.push(Kind::Any(Arc::new(AnyFn(handler))), true)
     }
 
     /// Removes the catch-all handler `id` (socket.io's `socket.offAny(listener)`);
     /// `false` if it is not one.
     pub fn off_any(&self, id: HandlerId) -> bool {
-        let mut any = lock(&self.inner.any);
-        let before = any.len();
-        any.retain(|l| l.id != id);
-        any.len() != before
+        self.remove(|l| l.id == id && l.kind.is_any())
     }
 
     /// Removes every incoming catch-all handler (socket.io's `socket.offAny()`).
     pub fn off_any_all(&self) {
-        lock(&self.inner.any).clear();
+        self.remove(|l| l.kind.is_any());
     }
 
     /// Calls `listener(socket, event)` for every event emitted to this client through
@@ -532,28 +585,18 @@ impl Socket {
             .local
             .outgoing
             .store(true, Ordering::Relaxed);
-        let id = HandlerId::next();
-        let handler: Arc<dyn OutgoingFn> = Arc::new(listener);
-        lock(&self.inner.any_outgoing).push(Listener {
-            id,
-            once: false,
-            handler,
-        });
-        id
+        self.push(Kind::Outgoing(Arc::new(listener)), false)
     }
 
     /// Removes the outgoing catch-all handler `id` (socket.io's
     /// `socket.offAnyOutgoing(listener)`); `false` if it is not one.
     pub fn off_any_outgoing(&self, id: HandlerId) -> bool {
-        let mut any = lock(&self.inner.any_outgoing);
-        let before = any.len();
-        any.retain(|l| l.id != id);
-        any.len() != before
+        self.remove(|l| l.id == id && l.kind.is_outgoing())
     }
 
     /// Removes every outgoing catch-all handler (socket.io's `socket.offAnyOutgoing()`).
     pub fn off_any_outgoing_all(&self) {
-        lock(&self.inner.any_outgoing).clear();
+        self.remove(|l| l.kind.is_outgoing());
     }
 
     /// Stores `value` with the socket, one value per type (socket.io's `socket.data`,
@@ -586,7 +629,7 @@ impl Socket {
         F: Fn(Socket, DisconnectReason) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = ()> + Send + 'static,
     {
-        lock(&self.inner.on_disconnecting).push(Arc::new(OnLeave(handler)));
+        self.push(Kind::Disconnecting(Arc::new(OnLeave(handler))), false);
     }
 
     /// Runs `handler(socket, reason)` once the socket has left (socket.io's
@@ -596,7 +639,7 @@ impl Socket {
         F: Fn(Socket, DisconnectReason) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = ()> + Send + 'static,
     {
-        lock(&self.inner.on_disconnect).push(Arc::new(OnLeave(handler)));
+        self.push(Kind::Disconnect(Arc::new(OnLeave(handler))), false);
     }
 
     fn emitter(&self) -> SocketEmitter {
@@ -694,7 +737,7 @@ impl Socket {
     fn operator(&self) -> BroadcastOperator {
         BroadcastOperator::new(
             self.inner.server.clone(),
-            NspTarget::Named(self.inner.nsp.clone()),
+            NspTarget::Named(self.inner.nsp.to_string()),
             BroadcastOptions::from_socket(self.id()),
         )
     }
@@ -729,7 +772,7 @@ impl Socket {
         let command = match close {
             true => Command::Close,
             false => Command::Disconnect {
-                nsp: self.inner.nsp.clone(),
+                nsp: self.inner.nsp.to_string(),
             },
         };
         self.send_command(command).await
@@ -790,8 +833,8 @@ impl SocketEmitter {
 
     fn command(&self, event: Event, ack: bool, reply: Option<AckReply>) -> Command {
         Command::Emit {
-            nsp: self.socket.inner.nsp.clone(),
-            sid: self.socket.inner.id.clone(),
+            nsp: self.socket.inner.nsp.to_string(),
+            sid: self.socket.inner.id.to_string(),
             event,
             opts: self.options(ack),
             reply,
@@ -881,7 +924,7 @@ impl AckSender {
             };
             self.socket
                 .send_command(Command::Ack {
-                    nsp: self.socket.inner.nsp.clone(),
+                    nsp: self.socket.inner.nsp.to_string(),
                     ack_id,
                     args: args?,
                 })

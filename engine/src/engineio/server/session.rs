@@ -97,7 +97,7 @@ struct PendingPost {
 /// applies [`ServerConfig::overflow`]; `try_send` only reports [`Error::Full`].
 #[derive(Debug)]
 pub struct ServerSession {
-    sid: String,
+    sid: Box<str>,
     config: Arc<ServerConfig>,
     state: State,
     transport: TransportKind,
@@ -106,7 +106,8 @@ pub struct ServerSession {
     /// The peer closed the main WebSocket: do not ask to close it again.
     ws_gone: bool,
     get: Option<RequestId>,
-    post: Option<PendingPost>,
+    /// Boxed: only while a polling POST is being received.
+    post: Option<Box<PendingPost>>,
     next_request: u64,
     queue: SendQueue,
     transmits: VecDeque<ServerTransmit>,
@@ -133,7 +134,7 @@ impl ServerSession {
         };
         let frame = Packet::Open(open.clone()).encode();
         let mut session = Self {
-            sid,
+            sid: sid.into_boxed_str(),
             queue: SendQueue::new(config.max_queued_frames, config.max_queued_bytes),
             state: State::Open,
             transport,
@@ -253,7 +254,7 @@ impl ServerSession {
             self.respond(id, HttpResponse::error(ErrorCode::BadRequest));
         } else {
             let decoder = PayloadDecoder::new(self.config.max_payload);
-            self.post = Some(PendingPost { id, decoder });
+            self.post = Some(Box::new(PendingPost { id, decoder }));
         }
         id
     }
@@ -284,7 +285,7 @@ impl ServerSession {
         if self.post.as_ref().is_none_or(|p| p.id != id) {
             return Err(Error::UnknownRequest);
         }
-        let post = self.post.take().expect("checked above");
+        let post = *self.post.take().expect("checked above");
         match post.decoder.finish() {
             Ok(packets) => {
                 for packet in packets {
