@@ -6,7 +6,7 @@ use std::collections::{HashMap, VecDeque};
 use std::pin::Pin;
 use std::sync::{Arc, Weak};
 use std::task::{Context, Poll};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use futures_channel::mpsc;
 use futures_core::Stream;
@@ -25,6 +25,8 @@ use crate::runtime::Runtime;
 
 /// Handler runs waiting before the task stops reading from the server.
 const MAX_PENDING_RUNS: usize = 256;
+/// How long a client whose handles are all gone keeps going to close its connection.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 /// Rounds of work in one poll before yielding to other tasks.
 const BUDGET: usize = 64;
 
@@ -45,7 +47,8 @@ pub(crate) struct Driver<R: Runtime> {
     current: Option<BoxFuture<'static, ()>>,
     sleep: Option<Pin<Box<R::Sleep>>>,
     armed: Option<Instant>,
-    closed: bool,
+    /// Every handle is gone: the connection is closing, and the task ends by then.
+    shutdown_at: Option<Instant>,
 }
 
 impl<R: Runtime> Driver<R> {
@@ -76,41 +79,25 @@ impl<R: Runtime> Driver<R> {
             current: None,
             sleep: None,
             armed: None,
-            closed: false,
+            shutdown_at: None,
         }
     }
 
-    /// Runs until every handle is dropped.
+    /// Runs until every handle is dropped, then closes the connection and runs until
+    /// its last packets are out (at most [`SHUTDOWN_GRACE`]).
     pub(crate) async fn run(mut self) {
         std::future::poll_fn(|cx| self.poll(cx)).await;
-        // Every handle is gone: say goodbye to the server.
-        let now = self.rt.now();
-        self.manager.close(now);
-        self.drain_outputs();
     }
 
     fn poll(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         for _ in 0..BUDGET {
             let mut progressed = false;
-            // Commands from the handles.
-            while let Poll::Ready(Some(command)) = self.control.as_mut().poll_next(cx) {
-                self.command(command);
-                progressed = true;
+            if self.shutdown_at.is_none() {
+                progressed |= self.poll_commands(cx);
             }
-            while let Poll::Ready(item) = self.emits.as_mut().poll_next(cx) {
-                match item {
-                    Some(command) => {
-                        self.command(command);
-                        progressed = true;
-                    }
-                    // The senders live in the handles' link: every handle is gone.
-                    None => {
-                        self.closed = true;
-                        break;
-                    }
-                }
-            }
-            if self.closed {
+            if let Some(at) = self.shutdown_at
+                && (self.manager.is_idle() || self.rt.now() >= at)
+            {
                 return Poll::Ready(());
             }
             // What the transport reports, while the handlers keep up.
@@ -133,7 +120,7 @@ impl<R: Runtime> Driver<R> {
                 self.manager.handle_timeout(now);
                 progressed = true;
             }
-            progressed |= self.drain_outputs_polled(cx);
+            progressed |= self.drain_outputs(cx);
             progressed |= self.poll_handlers(cx);
             self.arm_timer();
             if self
@@ -151,8 +138,34 @@ impl<R: Runtime> Driver<R> {
         Poll::Pending
     }
 
+    /// Applies the handles' commands; when every handle is gone, starts the shutdown.
+    fn poll_commands(&mut self, cx: &mut Context<'_>) -> bool {
+        let mut progressed = false;
+        while let Poll::Ready(Some(command)) = self.control.as_mut().poll_next(cx) {
+            self.command(command);
+            progressed = true;
+        }
+        while let Poll::Ready(item) = self.emits.as_mut().poll_next(cx) {
+            progressed = true;
+            match item {
+                Some(command) => self.command(command),
+                // The senders live in the handles' link: every handle is gone.
+                None => {
+                    let now = self.rt.now();
+                    self.manager.close(now);
+                    self.shutdown_at = Some(now + SHUTDOWN_GRACE);
+                    break;
+                }
+            }
+        }
+        progressed
+    }
+
     fn arm_timer(&mut self) {
-        let deadline = self.manager.poll_timeout();
+        let deadline = match (self.manager.poll_timeout(), self.shutdown_at) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
         if deadline != self.armed {
             self.armed = deadline;
             self.sleep = deadline.map(|at| Box::pin(self.rt.sleep_until(at)));
@@ -161,7 +174,7 @@ impl<R: Runtime> Driver<R> {
 
     /// Moves the manager's transmits to the executor (while its WebSockets have room)
     /// and its events to the application. Whether anything moved.
-    fn drain_outputs_polled(&mut self, cx: &mut Context<'_>) -> bool {
+    fn drain_outputs(&mut self, cx: &mut Context<'_>) -> bool {
         let mut moved = false;
         while self.executor.poll_flush(cx).is_ready() {
             let Some(transmit) = self.manager.poll_transmit() else {
@@ -175,15 +188,6 @@ impl<R: Runtime> Driver<R> {
             moved = true;
         }
         moved
-    }
-
-    /// The last outputs, on the way out (frames that find no room are dropped).
-    fn drain_outputs(&mut self) {
-        while let Some(transmit) = self.manager.poll_transmit() {
-            self.executor.execute(transmit.connection, transmit.action);
-        }
-        let waker = std::task::Waker::noop();
-        let _ = self.executor.poll_flush(&mut Context::from_waker(waker));
     }
 
     fn poll_handlers(&mut self, cx: &mut Context<'_>) -> bool {

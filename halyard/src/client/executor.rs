@@ -66,12 +66,12 @@ pub(crate) struct Executor<R: Runtime, T> {
     http: Arc<HttpClient<R>>,
     settings: Arc<TransportSettings>,
     inputs: mpsc::Sender<Input<T>>,
-    /// Requests and WebSocket openings in flight: dropping the sender cancels the task.
+    /// Requests and WebSocket openings in flight: sending on one cancels its task.
     cancels: HashMap<(T, Option<RequestId>), oneshot::Sender<()>>,
     /// Open WebSockets' writers.
     writers: HashMap<T, mpsc::Sender<Message>>,
-    /// Frames waiting for room in their WebSocket's writer.
-    backlog: VecDeque<(T, Message)>,
+    /// Frames waiting for room in their WebSocket's writer; `None` closes it.
+    backlog: VecDeque<(T, Option<Message>)>,
 }
 
 impl<R: Runtime, T: Copy + Eq + Hash + Send + Sync + 'static> Executor<R, T> {
@@ -136,16 +136,21 @@ impl<R: Runtime, T: Copy + Eq + Hash + Send + Sync + 'static> Executor<R, T> {
                 });
             }
             ClientTransmit::Abort(request) => {
-                self.cancels.remove(&(tag, Some(request)));
+                if let Some(cancel) = self.cancels.remove(&(tag, Some(request))) {
+                    let _ = cancel.send(());
+                }
             }
             ClientTransmit::OpenWebSocket { query } => self.open_websocket(tag, &query),
-            ClientTransmit::WebSocket(frame) => self.backlog.push_back((tag, message(frame))),
+            ClientTransmit::WebSocket(frame) => {
+                self.backlog.push_back((tag, Some(message(frame))));
+            }
             ClientTransmit::CloseWebSocket => {
-                // Dropping the writer makes the WebSocket task close it; an opening
-                // WebSocket is abandoned.
-                self.cancels.remove(&(tag, None));
-                self.writers.remove(&tag);
-                self.backlog.retain(|(t, _)| *t != tag);
+                // An opening WebSocket is abandoned; an open one is closed after the
+                // frames already waiting (a close packet, say) are written.
+                if let Some(cancel) = self.cancels.remove(&(tag, None)) {
+                    let _ = cancel.send(());
+                }
+                self.backlog.push_back((tag, None));
             }
         }
     }
@@ -177,10 +182,17 @@ impl<R: Runtime, T: Copy + Eq + Hash + Send + Sync + 'static> Executor<R, T> {
                 self.backlog.pop_front();
                 continue;
             };
+            if self.backlog.front().is_some_and(|(_, m)| m.is_none()) {
+                // Dropping the writer makes the WebSocket task close the WebSocket.
+                let (tag, _) = self.backlog.pop_front().expect("checked");
+                self.writers.remove(&tag);
+                continue;
+            }
             match writer.poll_ready(cx) {
                 Poll::Pending => return Poll::Pending,
                 Poll::Ready(Ok(())) => {
                     let (tag, message) = self.backlog.pop_front().expect("checked");
+                    let message = message.expect("checked");
                     if writer.start_send(message).is_err() {
                         self.writers.remove(&tag);
                     }
@@ -205,11 +217,7 @@ impl<R: Runtime, T: Copy + Eq + Hash + Send + Sync + 'static> Executor<R, T> {
         let mut inputs = self.inputs.clone();
         self.rt.spawn(async move {
             let work = async move { Some(work.await) };
-            // A dropped sender (an abort) ends the race; so does an explicit send.
-            let cancelled = async move {
-                let _ = cancel_rx.await;
-                None
-            };
+            let cancelled = cancelled(cancel_rx);
             if let Some(input) = futures_lite::future::or(work, cancelled).await {
                 let _ = send(&mut inputs, input).await;
             }
@@ -225,11 +233,8 @@ impl<R: Runtime, T: Copy + Eq + Hash + Send + Sync + 'static> Executor<R, T> {
         self.cancels.insert((tag, None), cancel_tx);
         self.rt.spawn(async move {
             let open = open_websocket(connector, pq, settings.headers.clone(), settings.ws_config);
-            let opened = futures_lite::future::or(async { Some(open.await) }, async {
-                let _ = cancel_rx.await;
-                None
-            })
-            .await;
+            let opened =
+                futures_lite::future::or(async { Some(open.await) }, cancelled(cancel_rx)).await;
             let mut inputs = inputs;
             match opened {
                 None => {}
@@ -249,6 +254,16 @@ impl<R: Runtime, T: Copy + Eq + Hash + Send + Sync + 'static> Executor<R, T> {
             }
         });
     }
+}
+
+/// Completes (with `None`) when the work is cancelled with an explicit `send(())`. A
+/// dropped sender (the executor is gone: the client is shutting down) cancels nothing,
+/// so the last requests, such as the POST of a close packet, still go out.
+async fn cancelled<T>(cancel: oneshot::Receiver<()>) -> Option<T> {
+    if cancel.await.is_err() {
+        std::future::pending::<()>().await;
+    }
+    None
 }
 
 async fn send<T>(inputs: &mut mpsc::Sender<T>, input: T) -> Result<(), mpsc::SendError> {

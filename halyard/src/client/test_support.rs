@@ -51,6 +51,10 @@ macro_rules! client_tests {
                 $crate::client::test_support::reconnect_failed_after_attempts::<$harness>();
             }
             #[test]
+            fn dropping_every_handle_closes_the_connection() {
+                $crate::client::test_support::dropping_every_handle_closes_the_connection::<$harness>();
+            }
+            #[test]
             fn io_shares_managers_per_origin() {
                 $crate::client::test_support::io_shares_managers_per_origin::<$harness>();
             }
@@ -339,9 +343,16 @@ pub fn scenario<H: Harness>(interop: &str, peer: Peer, mode: Mode, name: &str) {
             (None, addr.port())
         }
     };
+    // `ws://` for WebSocket only, `http://` otherwise: both schemes reach the same
+    // server.
+    let scheme = if mode == Mode::WebSocket {
+        "ws"
+    } else {
+        "http"
+    };
     let ctx = Ctx {
         h: &h,
-        url: format!("http://127.0.0.1:{port}"),
+        url: format!("{scheme}://127.0.0.1:{port}"),
         mode,
         peer,
     };
@@ -1035,7 +1046,14 @@ pub fn tls<H: Harness>(interop: &str, mode: Mode) {
     );
     let ctx = Ctx {
         h: &h,
-        url: format!("https://localhost:{port}"),
+        url: format!(
+            "{}://localhost:{port}",
+            if mode == Mode::WebSocket {
+                "wss"
+            } else {
+                "https"
+            }
+        ),
         mode,
         peer: Peer::Node,
     };
@@ -1080,6 +1098,63 @@ pub fn tls_refuses_an_unknown_certificate<H: Harness>(interop: &str) {
         assert_eq!(
             result.err(),
             Some(Error::Connection(CloseReason::TransportError))
+        );
+    });
+}
+
+/// When every handle of a client is gone (its sockets, its manager, and the raw
+/// Engine.IO client), its task closes the connection: the server sees the disconnect.
+pub fn dropping_every_handle_closes_the_connection<H: Harness>() {
+    let h = H::new();
+    let io = crate::socketio::Server::builder().build();
+    let (tx, rx) = async_channel::unbounded();
+    io.on_connection(move |socket: crate::socketio::Socket| {
+        let tx = tx.clone();
+        async move {
+            let _ = tx.send(format!("connect {}", socket.nsp())).await;
+            socket.on_disconnect(move |_s, reason| {
+                let tx = tx.clone();
+                async move {
+                    let _ = tx.send(format!("disconnect {reason}")).await;
+                }
+            });
+        }
+    });
+    let eio = crate::EngineIoServer::builder().build();
+    let (etx, erx) = async_channel::unbounded();
+    let server = eio.clone();
+    h.runtime().spawn(async move {
+        while let Some(mut socket) = server.accept().await {
+            let etx = etx.clone();
+            let _ = etx.send("open").await;
+            while socket.recv().await.is_some() {}
+            let _ = etx.send("closed").await;
+        }
+    });
+    let addr: SocketAddr = h.block_on(h.listen(crate::Routed::new(io, eio)));
+    h.block_on(async {
+        let socket = ClientBuilder::new(h.runtime(), format!("http://{addr}/"))
+            .force_new(true)
+            .connect()
+            .unwrap();
+        let seen = within(&h, Duration::from_secs(10), rx.recv()).await;
+        assert_eq!(seen, Some(Ok("connect /".to_owned())));
+        drop(socket);
+        let seen = within(&h, Duration::from_secs(10), rx.recv()).await;
+        assert_eq!(seen, Some(Ok("disconnect transport close".to_owned())));
+
+        let client = EngineIoClientBuilder::new(h.runtime(), format!("http://{addr}"))
+            .connect()
+            .await
+            .unwrap();
+        assert_eq!(
+            within(&h, Duration::from_secs(10), erx.recv()).await,
+            Some(Ok("open"))
+        );
+        drop(client);
+        assert_eq!(
+            within(&h, Duration::from_secs(10), erx.recv()).await,
+            Some(Ok("closed"))
         );
     });
 }

@@ -554,6 +554,10 @@ impl ClientConnection {
             body,
         });
         if closing {
+            // The held poll is not aborted: the server answers it once it reads the close
+            // packet (as engine.io-client leaves it). Aborting it could reach the server
+            // first and turn the clean close into a transport error.
+            self.get = None;
             self.finish(CloseReason::ForcedClose);
         }
     }

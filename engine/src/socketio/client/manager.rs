@@ -160,6 +160,13 @@ impl Manager {
         self.ready == Ready::Open
     }
 
+    /// Whether nothing is left on the wire: no connection, none still closing, no
+    /// reconnection scheduled. A driver shutting down after [`close`](Self::close) runs
+    /// until this holds, so the last packets (DISCONNECT, the close packet) go out.
+    pub fn is_idle(&self) -> bool {
+        self.conn.is_none() && self.retiring.is_empty() && self.reconnect_at.is_none()
+    }
+
     /// Whether a reconnection is scheduled or being attempted.
     pub fn is_reconnecting(&self) -> bool {
         self.reconnecting
