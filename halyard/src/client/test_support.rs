@@ -453,15 +453,10 @@ pub async fn middleware_refusal<H: Harness>(ctx: &Ctx<'_, H>) {
     // An auth function is evaluated on every connect.
     let tries = Arc::new(Mutex::new(0));
     let counter = tries.clone();
-    let socket = ctx
-        .client("/custom")
-        .auth(Auth::with(move || {
-            *counter.lock().unwrap() += 1;
-            json!({"token": "secret"})
-        }))
-        .connect()
-        .unwrap();
-    let rec = Recorder::attach(&socket);
+    let (socket, rec) = ctx.open(ctx.client("/custom").auth(Auth::with(move || {
+        *counter.lock().unwrap() += 1;
+        json!({"token": "secret"})
+    })));
     ctx.wait("connect", rec.next_named("@connect")).await;
     assert!(socket.active() && socket.connected());
     assert!(*tries.lock().unwrap() >= 1);
