@@ -13,6 +13,14 @@ import pathlib
 import sys
 
 BASELINES = {"decode": "json_validate", "encode": "json_to_vec"}
+# The README's row order; cases not listed follow, by name.
+CASES = [
+    "small_event",
+    "nsp_ack_event",
+    "binary_event_2x1KiB",
+    "large_event_40KB",
+    "polling_10_packets",
+]
 COLUMNS = {
     "decode": ["halyard", "halyard_owned_input", "halyard_with_engineio", "engineio_only"],
     "encode": ["raw", "typed", "payload_only"],
@@ -40,7 +48,10 @@ def main():
         print(f"\n{kind}: median (ratio to `{baseline}`)\n")
         print(f"| case | `{baseline}` | " + " | ".join(f"`{c}`" for c in COLUMNS[kind]) + " |")
         print("|---|---:|" + "---:|" * len(COLUMNS[kind]))
-        for case, functions in medians.get(kind, {}).items():
+        cases = medians.get(kind, {})
+        order = sorted(cases, key=lambda c: (CASES.index(c) if c in CASES else len(CASES), c))
+        for case in order:
+            functions = cases[case]
             base = functions.get(baseline)
             cells = []
             for column in COLUMNS[kind]:
