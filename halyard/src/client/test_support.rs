@@ -55,6 +55,10 @@ macro_rules! client_tests {
                 $crate::client::test_support::dropping_every_handle_closes_the_connection::<$harness>();
             }
             #[test]
+            fn halyard_fixture_passes_the_socket_io_client_checks() {
+                $crate::client::test_support::halyard_fixture_passes_the_socket_io_client_checks::<$harness>($interop);
+            }
+            #[test]
             fn io_shares_managers_per_origin() {
                 $crate::client::test_support::io_shares_managers_per_origin::<$harness>();
             }
@@ -1152,4 +1156,29 @@ pub fn dropping_every_handle_closes_the_connection<H: Harness>() {
             Some(Ok("closed"))
         );
     });
+}
+
+/// The Halyard fixture behaves as the Node one, as npm's socket.io-client 4.8 sees it:
+/// `interop/fixture-check.js` (which passes against `socketio-server.js`) in the three
+/// transport modes. This is what makes the matrix against both servers one matrix.
+pub fn halyard_fixture_passes_the_socket_io_client_checks<H: Harness>(interop: &str) {
+    let h = H::new();
+    let addr: SocketAddr = h.block_on(h.listen(crate::fixture_server::fixture_server()));
+    // The server runs on the runtime's threads while this one waits for node.
+    let output = Command::new("node")
+        .arg("fixture-check.js")
+        .arg(format!("http://{addr}"))
+        .current_dir(interop)
+        .output()
+        .expect("node (run `npm ci --prefix interop` first)");
+    let report = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "fixture-check.js failed against the Halyard fixture:\n{report}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        report.lines().filter(|l| l.starts_with("ok ")).count() >= 60,
+        "{report}"
+    );
 }
