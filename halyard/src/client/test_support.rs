@@ -978,7 +978,8 @@ pub fn reconnect_failed_after_attempts<H: Harness>() {
 }
 
 /// `io(url)` shares one manager per origin and path, unless `force_new` or
-/// `multiplex(false)`.
+/// `multiplex(false)`; misuse is refused; a socket that is not connected buffers at most
+/// `max_buffered` emits and drops volatile ones.
 pub fn io_shares_managers_per_origin<H: Harness>() {
     let h = H::new();
     h.block_on(async {
@@ -1007,6 +1008,31 @@ pub fn io_shares_managers_per_origin<H: Harness>() {
         assert!(matches!(
             a.manager().socket("chat"),
             Err(Error::InvalidNamespace(_))
+        ));
+        // A socket that is not connected buffers emits, up to max_buffered.
+        let f = io("http://127.0.0.1:9/")
+            .force_new(true)
+            .max_buffered(3)
+            .connect()
+            .unwrap();
+        for i in 0..3 {
+            assert_eq!(f.emit("n", &(i,)).await, Ok(()));
+        }
+        assert_eq!(f.emit("n", &(3,)).await, Err(Error::BufferFull));
+        assert_eq!(
+            f.emit_with_ack::<_, ()>("n", &(4,)).await,
+            Err(Error::BufferFull)
+        );
+        // Volatile emits are dropped, not buffered: the buffer being full does not matter.
+        assert_eq!(f.volatile().emit("n", &(5,)).await, Ok(()));
+        assert_eq!(
+            f.volatile().emit_with_ack::<_, ()>("n", &(6,)).await,
+            Err(Error::Dropped)
+        );
+        // Reserved names are refused before anything is sent.
+        assert!(matches!(
+            f.emit("connect", &()).await,
+            Err(Error::Encode(_))
         ));
     });
 }
