@@ -86,16 +86,23 @@ enum Job {
     },
 }
 
+/// Handler runs: the one running, and the jobs waiting for it.
+#[derive(Default)]
+struct Work {
+    jobs: VecDeque<Job>,
+    current: Option<BoxFuture<'static, ()>>,
+}
+
 /// The application side of one Socket.IO connection's driver.
 pub(crate) struct SioApp {
     server: Arc<ServerInner>,
     commands: crate::channel::Sender<Command>,
     info: Arc<ConnInfo>,
-    /// The connected sockets (one per namespace; usually one, so a `Vec` sized to fit
-    /// rather than a map).
-    sockets: Vec<Socket>,
-    jobs: VecDeque<Job>,
-    current: Option<BoxFuture<'static, ()>>,
+    /// The connected sockets (one per namespace; usually one, so a boxed slice sized to
+    /// fit rather than a map).
+    sockets: Box<[Socket]>,
+    /// The handlers' work: boxed, and `None` while there is none (an idle connection).
+    work: Option<Box<Work>>,
     /// Per-socket emits waiting for their ack, by (namespace, ack id); boxed and `None`
     /// while there are none (an idle connection has none).
     #[allow(clippy::box_collection)] // 8 B in every driver task instead of 48
@@ -113,9 +120,8 @@ impl SioApp {
             server,
             commands,
             info,
-            sockets: Vec::new(),
-            jobs: VecDeque::new(),
-            current: None,
+            sockets: Box::default(),
+            work: None,
             waiters: None,
             closed: false,
         }
@@ -129,6 +135,11 @@ impl SioApp {
             self.waiters = None;
         }
         reply
+    }
+
+    /// Queues `job` for the handlers.
+    fn push_job(&mut self, job: Job) {
+        self.work.get_or_insert_default().jobs.push_back(job);
     }
 
     /// The connected socket on `nsp`.
@@ -167,7 +178,7 @@ impl SioApp {
                         .is_some_and(|r| r.config().skip_middlewares);
                 drop(state);
                 let hooks = self.server.hooks(&nsp, dynamic);
-                self.jobs.push_back(Job::Connect {
+                self.push_job(Job::Connect {
                     nsp,
                     auth: request.auth,
                     token: request.recovery,
@@ -177,7 +188,7 @@ impl SioApp {
             }
             ServerEvent::Event {
                 nsp, event, ack_id, ..
-            } => self.jobs.push_back(Job::Event { nsp, event, ack_id }),
+            } => self.push_job(Job::Event { nsp, event, ack_id }),
             ServerEvent::Ack {
                 nsp,
                 sid,
@@ -202,12 +213,11 @@ impl SioApp {
             }
             ServerEvent::Disconnecting { nsp, reason, .. } => {
                 if let Some(index) = self.sockets.iter().position(|s| *s.inner().nsp == *nsp) {
-                    let socket = self.sockets.swap_remove(index);
-                    if self.sockets.is_empty() {
-                        self.sockets = Vec::new();
-                    }
+                    let mut sockets = std::mem::take(&mut self.sockets).into_vec();
+                    let socket = sockets.swap_remove(index);
+                    self.sockets = sockets.into_boxed_slice();
                     socket.set_disconnected();
-                    self.jobs.push_back(Job::Leave { socket, reason });
+                    self.push_job(Job::Leave { socket, reason });
                 }
             }
             ServerEvent::Disconnected {
@@ -358,8 +368,10 @@ impl SioApp {
             recovered = accepted.recovered,
             "socket connected"
         );
-        self.sockets.reserve_exact(1);
-        self.sockets.push(socket.clone());
+        let mut sockets = std::mem::take(&mut self.sockets).into_vec();
+        sockets.reserve_exact(1);
+        sockets.push(socket.clone());
+        self.sockets = sockets.into_boxed_slice();
         Some(socket)
     }
 
@@ -475,30 +487,46 @@ impl Application for SioApp {
             while let Some(event) = conn.poll_event() {
                 self.on_event(conn, event);
             }
-            if let Some(current) = self.current.as_mut() {
+            let Some(work) = self.work.as_mut() else {
+                break;
+            };
+            if let Some(current) = work.current.as_mut() {
                 // A panicking handler ends its own run, not the connection.
                 let polled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                     current.as_mut().poll(cx)
                 }));
                 match polled {
-                    Ok(Poll::Ready(())) => self.current = None,
+                    Ok(Poll::Ready(())) => work.current = None,
                     Ok(Poll::Pending) => break,
                     Err(_) => {
                         tracing::error!(eio = conn.eio_sid(), "a handler panicked");
-                        self.current = None;
+                        work.current = None;
                     }
                 }
             }
-            match self.jobs.pop_front() {
-                Some(job) => self.current = self.start(job),
+            match work.jobs.pop_front() {
+                Some(job) => {
+                    let current = self.start(job);
+                    if let Some(work) = self.work.as_mut() {
+                        work.current = current;
+                    }
+                }
                 None => break,
             }
         }
-        if self.jobs.is_empty() && self.jobs.capacity() > 0 {
-            // An idle connection holds no buffer.
-            self.jobs = VecDeque::new();
-        }
-        match self.jobs.len() >= self.server.event_buffer {
+        let queued = match self.work.as_mut() {
+            None => 0,
+            Some(work) if work.jobs.is_empty() => {
+                // An idle connection holds no buffer.
+                match work.current {
+                    None => self.work = None,
+                    Some(_) => work.jobs = VecDeque::new(),
+                }
+                0
+            }
+            Some(work) => work.jobs.len(),
+        };
+        match queued >= self.server.event_buffer {
             true => Poll::Pending,
             false => Poll::Ready(()),
         }
@@ -509,6 +537,10 @@ impl Application for SioApp {
     }
 
     fn is_done(&self) -> bool {
-        self.closed && self.current.is_none() && self.jobs.is_empty()
+        self.closed
+            && self
+                .work
+                .as_ref()
+                .is_none_or(|w| w.current.is_none() && w.jobs.is_empty())
     }
 }

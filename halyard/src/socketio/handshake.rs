@@ -27,43 +27,75 @@ pub struct Handshake {
 
 #[derive(Debug)]
 pub(crate) struct ConnInfo {
-    pub(crate) headers: Headers,
-    pub(crate) uri: http::Uri,
+    /// The URI and the headers.
+    pub(crate) request: Request,
     pub(crate) address: Option<SocketAddr>,
     pub(crate) issued: SystemTime,
 }
 
-/// The handshake's headers, compactly (a connection keeps them as long as it lives): one
-/// buffer of `name:value\n` lines. The `HeaderMap` is only built when
-/// [`Handshake::headers`] is first called.
-pub(crate) struct Headers {
+/// The handshake's URI and headers, compactly (a connection keeps them as long as it
+/// lives): one buffer holding the URI, then `name:value\n` lines. The `Uri` and the
+/// `HeaderMap` are only built when [`Handshake::url`] and [`Handshake::headers`] are
+/// first called.
+pub(crate) struct Request {
     raw: Box<[u8]>,
+    /// Where the URI ends (the header lines follow).
+    uri_end: u32,
+    /// Where the URI's query starts.
+    query_at: u32,
+    uri: OnceLock<Box<http::Uri>>,
     map: OnceLock<Box<http::HeaderMap>>,
 }
 
-impl Headers {
-    /// A copy of `map` (names are lowercase; values hold no `\n`).
-    pub(crate) fn new(map: &http::HeaderMap) -> Self {
-        let size = map
-            .iter()
-            .map(|(name, value)| name.as_str().len() + value.len() + 2)
-            .sum();
+impl Request {
+    /// A copy of `uri` and `map` (names are lowercase; values hold no `\n`).
+    pub(crate) fn new(uri: &http::Uri, map: &http::HeaderMap) -> Self {
+        let uri_text = uri.to_string();
+        let query = uri.query().unwrap_or("");
+        let size = uri_text.len()
+            + map
+                .iter()
+                .map(|(name, value)| name.as_str().len() + value.len() + 2)
+                .sum::<usize>();
         let mut raw = Vec::with_capacity(size);
+        raw.extend_from_slice(uri_text.as_bytes());
         for (name, value) in map {
             raw.extend_from_slice(name.as_str().as_bytes());
             raw.push(b':');
             raw.extend_from_slice(value.as_bytes());
             raw.push(b'\n');
         }
+        // An `http::Uri` is shorter than 64 KiB; its query ends its text (a request URI
+        // has no fragment).
+        let uri_end = uri_text.len() as u32;
         Self {
             raw: raw.into_boxed_slice(),
+            uri_end,
+            query_at: uri_end - query.len() as u32,
+            uri: OnceLock::new(),
             map: OnceLock::new(),
         }
     }
 
+    /// The URI's text.
+    fn uri_text(&self) -> &str {
+        std::str::from_utf8(&self.raw[..self.uri_end as usize]).unwrap_or("")
+    }
+
+    /// The URI, parsed on first use.
+    pub(crate) fn uri(&self) -> &http::Uri {
+        self.uri
+            .get_or_init(|| Box::new(self.uri_text().parse().unwrap_or_default()))
+    }
+
+    /// The raw query string (empty when none).
+    pub(crate) fn query(&self) -> &str {
+        self.uri_text().get(self.query_at as usize..).unwrap_or("")
+    }
+
     /// `(name, value)` in request order.
     fn iter(&self) -> impl Iterator<Item = (&[u8], &[u8])> {
-        self.raw
+        self.raw[self.uri_end as usize..]
             .split(|&b| b == b'\n')
             .filter(|line| !line.is_empty())
             .filter_map(|line| {
@@ -97,7 +129,7 @@ impl Headers {
     }
 }
 
-impl std::fmt::Debug for Headers {
+impl std::fmt::Debug for Request {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_map()
             .entries(
@@ -111,7 +143,7 @@ impl std::fmt::Debug for Headers {
 impl std::fmt::Debug for Handshake {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Handshake")
-            .field("url", &self.conn.uri)
+            .field("url", self.conn.request.uri())
             .field("address", &self.conn.address)
             .field("auth", &self.auth)
             .finish_non_exhaustive()
@@ -125,22 +157,22 @@ impl Handshake {
 
     /// The headers of the first HTTP request of the connection.
     pub fn headers(&self) -> &http::HeaderMap {
-        self.conn.headers.map()
+        self.conn.request.map()
     }
 
     /// One header, if present and text.
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.conn.headers.get(name)
+        self.conn.request.get(name)
     }
 
     /// The request URL (path and query) of the first request.
     pub fn url(&self) -> &http::Uri {
-        &self.conn.uri
+        self.conn.request.uri()
     }
 
     /// The raw query string of the first request (`EIO=4&transport=polling&…`).
     pub fn query(&self) -> &str {
-        self.conn.uri.query().unwrap_or("")
+        self.conn.request.query()
     }
 
     /// One query parameter, percent-decoded (`+` as a space).
@@ -202,9 +234,9 @@ mod tests {
 
     #[test]
     fn query_params_are_decoded() {
+        let uri: http::Uri = "/socket.io/?EIO=4&name=a%20b+c&x=%zz&y".parse().unwrap();
         let conn = Arc::new(ConnInfo {
-            headers: Headers::new(&http::HeaderMap::new()),
-            uri: "/socket.io/?EIO=4&name=a%20b+c&x=%zz&y".parse().unwrap(),
+            request: Request::new(&uri, &http::HeaderMap::new()),
             address: None,
             issued: SystemTime::now(),
         });
@@ -225,9 +257,9 @@ mod tests {
             "x-binary",
             http::HeaderValue::from_bytes(b"caf\xe9").unwrap(),
         );
+        let uri: http::Uri = "/socket.io/?EIO=4".parse().unwrap();
         let conn = Arc::new(ConnInfo {
-            headers: Headers::new(&map),
-            uri: "/socket.io/?EIO=4".parse().unwrap(),
+            request: Request::new(&uri, &map),
             address: None,
             issued: SystemTime::now(),
         });

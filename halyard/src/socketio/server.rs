@@ -391,8 +391,7 @@ impl Host for ServerInner {
             },
         );
         let info = Arc::new(ConnInfo {
-            headers: super::handshake::Headers::new(&request.headers),
-            uri: request.uri,
+            request: super::handshake::Request::new(&request.uri, &request.headers),
             address: request.remote,
             issued: SystemTime::now(),
         });

@@ -206,6 +206,23 @@ struct Socket {
     pid: Option<String>,
 }
 
+/// Appends `item` to a boxed slice (reallocated to fit: these lists are short and
+/// change rarely).
+fn push<T>(slot: &mut Box<[T]>, item: T) {
+    let mut items = std::mem::take(slot).into_vec();
+    items.reserve_exact(1);
+    items.push(item);
+    *slot = items.into_boxed_slice();
+}
+
+/// Removes the item at `index` of a boxed slice, keeping the order of the others.
+fn remove<T>(slot: &mut Box<[T]>, index: usize) -> T {
+    let mut items = std::mem::take(slot).into_vec();
+    let item = items.remove(index);
+    *slot = items.into_boxed_slice();
+    item
+}
+
 #[derive(Debug)]
 struct PendingAck {
     nsp: ByteString,
@@ -268,9 +285,11 @@ pub struct Connection {
     /// A decoder only while a binary packet waits for its attachments (most of a
     /// connection's life it is `None`: an idle connection holds no decoder).
     decoder: Option<Box<Decoder>>,
-    max_attachments: usize,
-    sockets: Vec<Socket>,
-    pending: Vec<ByteString>,
+    max_attachments: u32,
+    /// Boxed slices sized to fit (usually one socket and no pending CONNECT): 8 B less
+    /// each than a `Vec` in every connection's task.
+    sockets: Box<[Socket]>,
+    pending: Box<[ByteString]>,
     acks: Vec<PendingAck>,
     events: VecDeque<ServerEvent>,
     connect_deadline: Option<Instant>,
@@ -301,9 +320,9 @@ impl Connection {
             recovery: config.recovery.is_some(),
             rng: SeededRng::new(seed ^ mixed),
             decoder: None,
-            max_attachments: config.max_attachments,
-            sockets: Vec::new(),
-            pending: Vec::new(),
+            max_attachments: u32::try_from(config.max_attachments).unwrap_or(u32::MAX),
+            sockets: Box::default(),
+            pending: Box::default(),
             acks: Vec::new(),
             events: VecDeque::new(),
             connect_deadline: Some(now + config.connect_timeout),
@@ -519,13 +538,14 @@ impl Connection {
         };
         let encoded = packet.encode()?;
         self.send_frames(now, encoded.frames(), false)?;
-        // Usually one socket per connection: no spare slots (a `Vec` grows to 4).
-        self.sockets.reserve_exact(1);
-        self.sockets.push(Socket {
-            nsp,
-            sid: sid.clone(),
-            pid: pid.clone(),
-        });
+        push(
+            &mut self.sockets,
+            Socket {
+                nsp,
+                sid: sid.clone(),
+                pid: pid.clone(),
+            },
+        );
         self.connect_deadline = None;
         self.pump(now);
         Ok(Accepted {
@@ -744,11 +764,7 @@ impl Connection {
             .iter()
             .position(|p| p == nsp)
             .ok_or_else(|| Error::NoPendingConnect(nsp.to_owned()))?;
-        let nsp = self.pending.swap_remove(index);
-        if self.pending.is_empty() {
-            self.pending = Vec::new();
-        }
-        Ok(nsp)
+        Ok(remove(&mut self.pending, index))
     }
 
     /// Gives back the acks' buffer once none is pending (an idle connection holds none).
@@ -827,7 +843,7 @@ impl Connection {
                 out
             }
             None => {
-                let mut decoder = Decoder::with_max_attachments(self.max_attachments);
+                let mut decoder = Decoder::with_max_attachments(self.max_attachments as usize);
                 let out = f(&mut decoder);
                 if decoder.missing_attachments() > 0 {
                     self.decoder = Some(Box::new(decoder));
@@ -858,9 +874,15 @@ impl Connection {
                     // A second CONNECT while the first waits for the application.
                     return;
                 }
-                let auth = data.unwrap_or_else(|| RawJson::new("{}").expect("valid JSON"));
+                // The auth lives as long as the socket's handshake: a copy of its own
+                // (a slice would keep the whole received frame's buffer alive), and
+                // `{}` without an allocation.
+                let auth = match data {
+                    Some(data) => RawJson::new(ByteString::from(data.as_str())).unwrap_or(data),
+                    None => RawJson::new(ByteString::from_static("{}")).expect("valid JSON"),
+                };
                 let recovery = self.recovery.then(|| recovery_token(&auth)).flatten();
-                self.pending.push(nsp.clone());
+                push(&mut self.pending, nsp.clone());
                 self.events.push_back(ServerEvent::Connect(ConnectRequest {
                     nsp,
                     auth,
@@ -936,7 +958,7 @@ impl Connection {
     /// Reports the socket at `index` gone: `Disconnecting`, then `Disconnected` with the
     /// acks it still waited for.
     fn detach(&mut self, index: usize, reason: DisconnectReason) {
-        let socket = self.sockets.remove(index);
+        let socket = remove(&mut self.sockets, index);
         self.events.push_back(ServerEvent::Disconnecting {
             nsp: socket.nsp.clone(),
             sid: socket.sid.clone(),
@@ -969,7 +991,7 @@ impl Connection {
             self.remove_socket(now, 0, reason, false);
         }
         self.state = State::Closing(reason);
-        self.pending.clear();
+        self.pending = Box::default();
         self.acks.clear();
         self.connect_deadline = None;
         self.decoder = None;
@@ -988,7 +1010,7 @@ impl Connection {
             self.detach(0, reason);
         }
         self.state = State::Closed;
-        self.pending.clear();
+        self.pending = Box::default();
         self.acks.clear();
         self.connect_deadline = None;
         self.decoder = None;
