@@ -16,7 +16,7 @@ use halyard_engine::engineio::{
     ClientConfig, CloseReason, Error as EngineError, Event, Frame, TransportKind,
 };
 use halyard_protocol::engineio::Packet;
-use http::{HeaderMap, HeaderName, HeaderValue};
+use http::HeaderMap;
 
 use super::Error;
 #[cfg(feature = "tls")]
@@ -95,10 +95,7 @@ impl<R: Runtime> EngineIoClientBuilder<R> {
 
     /// Adds a header to every request and WebSocket handshake.
     pub fn extra_header(mut self, name: &str, value: &str) -> Result<Self, Error> {
-        let name = HeaderName::try_from(name)
-            .map_err(|_| Error::InvalidOption(format!("header name {name:?}")))?;
-        let value = HeaderValue::try_from(value)
-            .map_err(|_| Error::InvalidOption(format!("header value {value:?}")))?;
+        let (name, value) = super::options::header(name, value)?;
         self.headers.append(name, value);
         Ok(self)
     }
@@ -126,19 +123,15 @@ impl<R: Runtime> EngineIoClientBuilder<R> {
     /// ([`Error::Connection`]).
     pub async fn connect(self) -> Result<EngineIoClient, Error> {
         let target = Target::parse(&self.url)?;
-        let first = *self
-            .transports
-            .first()
-            .ok_or_else(|| Error::InvalidOption("transports must not be empty".into()))?;
-        let mut config = self.config;
-        config.first_transport = first;
-        config.upgrade = self.upgrade
-            && first == TransportKind::Polling
-            && self.transports.contains(&TransportKind::WebSocket);
-        let options = super::options::Options {
+        // The Socket.IO client's options decide the transports and the query the same way.
+        let mut options = super::options::Options {
+            transports: self.transports,
+            upgrade: self.upgrade,
             query: self.query,
             ..Default::default()
         };
+        options.manager.engine = self.config;
+        let config = options.engine_config()?;
         let settings = TransportSettings {
             path: self.path,
             query: options.query_string(&target.query),

@@ -152,6 +152,15 @@ impl Options {
     }
 }
 
+/// A header given as text, checked.
+pub(crate) fn header(name: &str, value: &str) -> Result<(HeaderName, HeaderValue), Error> {
+    let name = HeaderName::try_from(name)
+        .map_err(|_| Error::InvalidOption(format!("header name {name:?}")))?;
+    let value = HeaderValue::try_from(value)
+        .map_err(|_| Error::InvalidOption(format!("header value {value:?}")))?;
+    Ok((name, value))
+}
+
 /// Percent-encodes a query component as `encodeURIComponent` does.
 fn encode(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
@@ -238,10 +247,7 @@ impl<R: Runtime> ClientBuilder<R> {
 
     /// Adds a header to every HTTP request and WebSocket handshake (`extraHeaders`).
     pub fn extra_header(mut self, name: &str, value: &str) -> Result<Self, Error> {
-        let name = HeaderName::try_from(name)
-            .map_err(|_| Error::InvalidOption(format!("header name {name:?}")))?;
-        let value = HeaderValue::try_from(value)
-            .map_err(|_| Error::InvalidOption(format!("header value {value:?}")))?;
+        let (name, value) = header(name, value)?;
         self.options.headers.append(name, value);
         Ok(self)
     }
