@@ -44,6 +44,27 @@ pub(crate) enum HttpInput {
     WebSocket(OnUpgrade),
 }
 
+/// The HTTP inputs of a session's task, the first channel of its pair.
+pub(crate) type HttpSender<C> = crate::channel::Sender<HttpInput, C, crate::channel::First>;
+/// The receiving side of [`HttpSender`].
+pub(crate) type HttpReceiver<C> = crate::channel::Receiver<HttpInput, C, crate::channel::First>;
+/// The commands to a session's task, the second channel of its pair.
+pub(crate) type CommandSender<C> = crate::channel::Sender<HttpInput, C, crate::channel::Second>;
+/// The receiving side of [`CommandSender`].
+pub(crate) type CommandReceiver<C> = crate::channel::Receiver<HttpInput, C, crate::channel::Second>;
+
+/// The input channels of a new session's task, in one allocation: HTTP inputs (at most
+/// 4 queued) and commands (at most `commands`).
+#[allow(clippy::type_complexity)]
+pub(crate) fn inputs<C>(
+    commands: usize,
+) -> (
+    (HttpSender<C>, HttpReceiver<C>),
+    (CommandSender<C>, CommandReceiver<C>),
+) {
+    crate::channel::pair(4, commands)
+}
+
 /// How a new session's driver starts.
 pub(crate) enum Initial {
     /// A polling handshake: the session's first transmit answers this GET.
@@ -103,9 +124,9 @@ pin_project_lite::pin_project! {
     pub(crate) struct Driver<R: Runtime, A: Application> {
         core: Core<R, A>,
         #[pin]
-        http: crate::channel::Receiver<HttpInput>,
+        http: HttpReceiver<A::Command>,
         #[pin]
-        commands: crate::channel::Receiver<A::Command>,
+        commands: CommandReceiver<A::Command>,
         #[pin]
         sleep: Option<R::Sleep>,
     }
@@ -144,8 +165,8 @@ impl<R: Runtime, A: Application> Driver<R, A> {
         session: A::Session,
         app: A,
         initial: Initial,
-        http: crate::channel::Receiver<HttpInput>,
-        commands: crate::channel::Receiver<A::Command>,
+        http: HttpReceiver<A::Command>,
+        commands: CommandReceiver<A::Command>,
         registry: Arc<dyn Registry>,
     ) -> Self {
         let mut core = Core {

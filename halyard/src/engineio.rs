@@ -20,7 +20,7 @@ use halyard_engine::engineio::{
 };
 
 use crate::Error;
-use crate::driver::{Application, HttpInput, Registry};
+use crate::driver::{Application, Registry};
 use crate::http::{Host, HttpServer, OpenRequest, Opened, ResponseFuture};
 use crate::runtime::Runtime;
 
@@ -71,7 +71,7 @@ pub(crate) struct Inner {
     pub(crate) command_buffer: usize,
     pub(crate) message_buffer: usize,
     endpoint: Mutex<Endpoint>,
-    sessions: Mutex<HashMap<Box<str>, crate::channel::Sender<HttpInput>>>,
+    sessions: Mutex<HashMap<Box<str>, crate::driver::HttpSender<Command>>>,
     accept_tx: async_channel::Sender<EngineIoSocket>,
     accept_rx: async_channel::Receiver<EngineIoSocket>,
 }
@@ -124,12 +124,12 @@ impl Inner {
 
     pub(crate) fn sessions(
         &self,
-    ) -> MutexGuard<'_, HashMap<Box<str>, crate::channel::Sender<HttpInput>>> {
+    ) -> MutexGuard<'_, HashMap<Box<str>, crate::driver::HttpSender<Command>>> {
         self.sessions.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// The route to session `sid`, if it is open.
-    pub(crate) fn session(&self, sid: &str) -> Option<crate::channel::Sender<HttpInput>> {
+    pub(crate) fn session(&self, sid: &str) -> Option<crate::driver::HttpSender<Command>> {
         self.sessions().get(sid).cloned()
     }
 }
@@ -149,7 +149,7 @@ impl Host for Inner {
         Inner::endpoint(self)
     }
 
-    fn route(&self, sid: &str) -> Option<crate::channel::Sender<HttpInput>> {
+    fn route(&self, sid: &str) -> Option<crate::driver::HttpSender<Command>> {
         self.session(sid)
     }
 
@@ -160,8 +160,8 @@ impl Host for Inner {
         session: ServerSession,
         _request: OpenRequest,
     ) -> Option<Opened<EngineApp>> {
-        let (http_tx, http_rx) = crate::channel::bounded(4);
-        let (command_tx, command_rx) = crate::channel::bounded(self.command_buffer);
+        let ((http_tx, http_rx), (command_tx, command_rx)) =
+            crate::driver::inputs(self.command_buffer);
         let (inbox_tx, inbox_rx) = mpsc::channel(self.message_buffer);
         let shared = Arc::new(Shared {
             transport: AtomicU8::new(session.transport() as u8),
@@ -374,7 +374,7 @@ struct Shared {
 /// Dropping it closes the connection.
 pub struct EngineIoSocket {
     id: Box<str>,
-    commands: crate::channel::Sender<Command>,
+    commands: crate::driver::CommandSender<Command>,
     inbox: mpsc::Receiver<Message>,
     shared: Arc<Shared>,
 }

@@ -103,8 +103,8 @@ impl OpenRequest {
 pub(crate) struct Opened<A: Application> {
     pub(crate) session: A::Session,
     pub(crate) app: A,
-    pub(crate) http: crate::channel::Receiver<HttpInput>,
-    pub(crate) commands: crate::channel::Receiver<A::Command>,
+    pub(crate) http: crate::driver::HttpReceiver<A::Command>,
+    pub(crate) commands: crate::driver::CommandReceiver<A::Command>,
 }
 
 /// The server-specific side of the HTTP handler.
@@ -119,7 +119,10 @@ pub(crate) trait Host: Registry + Sized {
     /// The Engine.IO endpoint (handshakes).
     fn endpoint(&self) -> MutexGuard<'_, Endpoint>;
     /// The route to session `sid`, if it is open.
-    fn route(&self, sid: &str) -> Option<crate::channel::Sender<HttpInput>>;
+    fn route(
+        &self,
+        sid: &str,
+    ) -> Option<crate::driver::HttpSender<<Self::App as Application>::Command>>;
     /// Registers a session just opened and makes its driver's parts; `None` refuses it.
     fn open(
         self: &Arc<Self>,

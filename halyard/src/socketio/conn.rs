@@ -96,7 +96,7 @@ struct Work {
 /// The application side of one Socket.IO connection's driver.
 pub(crate) struct SioApp {
     server: Arc<ServerInner>,
-    commands: crate::channel::Sender<Command>,
+    commands: crate::driver::CommandSender<Command>,
     info: Arc<ConnInfo>,
     /// The connected sockets (one per namespace; usually one, so a boxed slice sized to
     /// fit rather than a map).
@@ -113,7 +113,7 @@ pub(crate) struct SioApp {
 impl SioApp {
     pub(crate) fn new(
         server: Arc<ServerInner>,
-        commands: crate::channel::Sender<Command>,
+        commands: crate::driver::CommandSender<Command>,
         info: Arc<ConnInfo>,
     ) -> Self {
         Self {

@@ -27,7 +27,7 @@ use super::operator::{BroadcastOperator, NspTarget};
 use super::{Error, Socket};
 use crate::adapter::{Adapter, InMemoryAdapter, Timer};
 use crate::cors::{AllowFn, CorsOptions, Guards, Refused};
-use crate::driver::{HttpInput, Registry};
+use crate::driver::Registry;
 use crate::http::{Host, HttpServer, OpenRequest, Opened, ResponseFuture};
 use crate::runtime::Runtime;
 
@@ -88,8 +88,8 @@ pub(crate) struct ServerInner {
 
 #[derive(Clone)]
 struct Route {
-    http: crate::channel::Sender<HttpInput>,
-    commands: crate::channel::Sender<Command>,
+    http: crate::driver::HttpSender<Command>,
+    commands: crate::driver::CommandSender<Command>,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -367,7 +367,7 @@ impl Host for ServerInner {
         lock(&self.endpoint)
     }
 
-    fn route(&self, sid: &str) -> Option<crate::channel::Sender<HttpInput>> {
+    fn route(&self, sid: &str) -> Option<crate::driver::HttpSender<Command>> {
         lock(&self.sessions).get(sid).map(|r| r.http.clone())
     }
 
@@ -379,8 +379,8 @@ impl Host for ServerInner {
         if self.closed.load(Ordering::Acquire) {
             return None;
         }
-        let (http_tx, http_rx) = crate::channel::bounded(4);
-        let (command_tx, command_rx) = crate::channel::bounded(self.command_buffer);
+        let ((http_tx, http_rx), (command_tx, command_rx)) =
+            crate::driver::inputs(self.command_buffer);
         let eio: Box<str> = session.sid().into();
         let connection = Connection::new(session, &self.config, self.seed, Instant::now());
         lock(&self.sessions).insert(

@@ -53,7 +53,7 @@ pub(crate) struct SocketInner {
     pub(crate) connected: AtomicBool,
     pub(crate) handshake: Handshake,
     pub(crate) eio: Arc<str>,
-    pub(crate) commands: crate::channel::Sender<Command>,
+    pub(crate) commands: crate::driver::CommandSender<Command>,
     pub(crate) server: Arc<ServerInner>,
     /// Every handler of the socket (events, catch-alls, disconnect), in one list: a
     /// socket usually has a few, and an idle connection keeps them for its whole life.
@@ -308,7 +308,7 @@ impl Socket {
         recovered: bool,
         handshake: Handshake,
         eio: Arc<str>,
-        commands: crate::channel::Sender<Command>,
+        commands: crate::driver::CommandSender<Command>,
         server: Arc<ServerInner>,
     ) -> Self {
         Self {
@@ -332,7 +332,7 @@ impl Socket {
         &self.inner
     }
 
-    pub(crate) fn commands(&self) -> &crate::channel::Sender<Command> {
+    pub(crate) fn commands(&self) -> &crate::driver::CommandSender<Command> {
         &self.inner.commands
     }
 
