@@ -144,7 +144,7 @@ impl SioApp {
 
     /// The connected socket on `nsp`.
     fn socket(&self, nsp: &str) -> Option<&Socket> {
-        self.sockets.iter().find(|s| *s.inner().nsp == *nsp)
+        self.sockets.iter().find(|s| s.inner().nsp() == &*nsp)
     }
 
     /// Takes one engine event: acks at once, the rest queued for the handlers.
@@ -212,7 +212,7 @@ impl SioApp {
                 }
             }
             ServerEvent::Disconnecting { nsp, reason, .. } => {
-                if let Some(index) = self.sockets.iter().position(|s| *s.inner().nsp == *nsp) {
+                if let Some(index) = self.sockets.iter().position(|s| s.inner().nsp() == &*nsp) {
                     let mut sockets = std::mem::take(&mut self.sockets).into_vec();
                     let socket = sockets.swap_remove(index);
                     self.sockets = sockets.into_boxed_slice();
@@ -309,18 +309,12 @@ impl SioApp {
                         let now = Instant::now();
                         let mut state = server.local.state();
                         let inner = socket.inner();
-                        if let Some(namespace) = state.namespaces.get_mut(&inner.nsp) {
-                            namespace.remove_socket(
-                                now,
-                                &inner.id,
-                                inner.pid.as_deref(),
-                                reason,
-                                None,
-                            );
+                        if let Some(namespace) = state.namespaces.get_mut(inner.nsp()) {
+                            namespace.remove_socket(now, inner.id(), inner.pid(), reason, None);
                         }
                         state
                             .index
-                            .remove_if(&inner.nsp, &inner.id, |s| s.same_connection(&inner.eio));
+                            .remove_if(inner.nsp(), inner.id(), |s| s.same_connection(&inner.eio));
                     }
                     for handler in socket.disconnect_handlers() {
                         handler.call(socket.clone(), reason).await;
@@ -351,9 +345,9 @@ impl SioApp {
         };
         namespace.add_socket(&accepted.sid, restored.as_ref());
         let socket = Socket::new(
-            accepted.sid.as_str().into(),
-            nsp.as_str().into(),
-            accepted.pid.map(String::into_boxed_str),
+            &accepted.sid,
+            &nsp,
+            accepted.pid.as_deref(),
             accepted.recovered,
             handshake,
             conn.eio_sid().into(),

@@ -46,9 +46,11 @@ pub struct Socket {
 }
 
 pub(crate) struct SocketInner {
-    pub(crate) id: Box<str>,
-    pub(crate) nsp: Box<str>,
-    pub(crate) pid: Option<Box<str>>,
+    /// The id, the namespace, then the private id if any, in one buffer.
+    names: Box<str>,
+    id_end: u32,
+    nsp_end: u32,
+    has_pid: bool,
     pub(crate) recovered: bool,
     pub(crate) connected: AtomicBool,
     pub(crate) handshake: Handshake,
@@ -64,8 +66,8 @@ pub(crate) struct SocketInner {
 impl std::fmt::Debug for Socket {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Socket")
-            .field("id", &self.inner.id)
-            .field("nsp", &self.inner.nsp)
+            .field("id", &self.inner.id())
+            .field("nsp", &self.inner.nsp())
             .field("connected", &self.connected())
             .finish_non_exhaustive()
     }
@@ -299,12 +301,29 @@ fn bad_args(
     })
 }
 
+impl SocketInner {
+    /// The socket id.
+    pub(crate) fn id(&self) -> &str {
+        &self.names[..self.id_end as usize]
+    }
+
+    /// The namespace.
+    pub(crate) fn nsp(&self) -> &str {
+        &self.names[self.id_end as usize..self.nsp_end as usize]
+    }
+
+    /// The private id (connection state recovery).
+    pub(crate) fn pid(&self) -> Option<&str> {
+        self.has_pid.then(|| &self.names[self.nsp_end as usize..])
+    }
+}
+
 impl Socket {
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn new(
-        id: Box<str>,
-        nsp: Box<str>,
-        pid: Option<Box<str>>,
+        id: &str,
+        nsp: &str,
+        pid: Option<&str>,
         recovered: bool,
         handshake: Handshake,
         eio: Arc<str>,
@@ -313,9 +332,12 @@ impl Socket {
     ) -> Self {
         Self {
             inner: Arc::new(SocketInner {
-                id,
-                nsp,
-                pid,
+                names: [id, nsp, pid.unwrap_or("")].concat().into_boxed_str(),
+                // Socket ids and namespace names are short (ids are generated; a
+                // namespace name comes in one packet of at most `maxPayload`).
+                id_end: id.len() as u32,
+                nsp_end: (id.len() + nsp.len()) as u32,
+                has_pid: pid.is_some(),
                 recovered,
                 handshake,
                 eio,
@@ -447,12 +469,12 @@ impl Socket {
     /// The socket id (socket.io's `socket.id`; not the Engine.IO session id). A
     /// recovered socket keeps its id.
     pub fn id(&self) -> &str {
-        &self.inner.id
+        self.inner.id()
     }
 
     /// The namespace.
     pub fn nsp(&self) -> &str {
-        &self.inner.nsp
+        self.inner.nsp()
     }
 
     /// How the client connected (headers, query, address, auth).
@@ -737,7 +759,7 @@ impl Socket {
     fn operator(&self) -> BroadcastOperator {
         BroadcastOperator::new(
             self.inner.server.clone(),
-            NspTarget::Named(self.inner.nsp.to_string()),
+            NspTarget::Named(self.inner.nsp().to_owned()),
             BroadcastOptions::from_socket(self.id()),
         )
     }
@@ -772,7 +794,7 @@ impl Socket {
         let command = match close {
             true => Command::Close,
             false => Command::Disconnect {
-                nsp: self.inner.nsp.to_string(),
+                nsp: self.inner.nsp().to_owned(),
             },
         };
         self.send_command(command).await
@@ -833,8 +855,8 @@ impl SocketEmitter {
 
     fn command(&self, event: Event, ack: bool, reply: Option<AckReply>) -> Command {
         Command::Emit {
-            nsp: self.socket.inner.nsp.to_string(),
-            sid: self.socket.inner.id.to_string(),
+            nsp: self.socket.inner.nsp().to_owned(),
+            sid: self.socket.inner.id().to_owned(),
             event,
             opts: self.options(ack),
             reply,
@@ -924,7 +946,7 @@ impl AckSender {
             };
             self.socket
                 .send_command(Command::Ack {
-                    nsp: self.socket.inner.nsp.to_string(),
+                    nsp: self.socket.inner.nsp().to_owned(),
                     ack_id,
                     args: args?,
                 })
