@@ -491,6 +491,215 @@ fn client_keeps_polling_when_the_websocket_is_refused() {
     assert_eq!(pair.server_messages(), ["x"]);
 }
 
+// ----- close during an upgrade --------------------------------------------------------------------
+//
+// What engine.io 6.6 does when the server closes a socket mid-upgrade (build/socket.js,
+// transports/polling.js): the polling transport closes first (the close packet with the
+// held poll, or with the next one), and the probe WebSocket is closed only when the
+// socket has closed; until then it stays open and `5` on it still completes the upgrade,
+// after which the WebSocket closes. engine.io-client pauses polling once it has `3probe`
+// and waits for its poll; if the probe closes meanwhile it never polls again (a ping
+// timeout ends it), so the probe must not be closed under it.
+// `engineio_close_during_upgrade.rs` runs every interleaving against a model of it.
+
+#[test]
+fn close_while_the_probe_opens_answers_the_poll_then_closes_the_probe() {
+    let (mut s, now) = open_polling(ServerConfig::default());
+    let get = s.handle_poll(now);
+    s.handle_ws_open(now).unwrap();
+    s.close(now, CloseReason::ForcedClose);
+    let (transmits, events) = drain(&mut s);
+    assert_eq!(
+        transmits,
+        [http(get, 200, b"1"), ServerTransmit::CloseWebSocket]
+    );
+    assert_eq!(events, [Event::Closed(CloseReason::ForcedClose)]);
+    assert_eq!(s.poll_timeout(), None);
+}
+
+#[test]
+fn close_while_the_probe_opens_without_a_poll_waits_for_the_next_one() {
+    let (mut s, now) = open_polling(ServerConfig::default());
+    s.handle_ws_open(now).unwrap();
+    s.close(now, CloseReason::ForcedClose);
+    assert_eq!(drain(&mut s), (vec![], vec![]), "the probe stays open");
+    // The client's `2probe` is still answered (it pauses, and its poll gets the close).
+    s.handle_ws_frame(now, text("2probe"));
+    assert_eq!(drain(&mut s).0, [ServerTransmit::WebSocket(text("3probe"))]);
+    let get = s.handle_poll(now);
+    let (transmits, events) = drain(&mut s);
+    assert_eq!(
+        transmits,
+        [http(get, 200, b"1"), ServerTransmit::CloseWebSocket]
+    );
+    assert_eq!(events, [Event::Closed(CloseReason::ForcedClose)]);
+}
+
+#[test]
+fn close_after_the_probe_keeps_it_for_the_upgrade_then_closes_the_websocket() {
+    let (mut s, now) = open_polling(ServerConfig::default());
+    let get = s.handle_poll(now);
+    s.handle_ws_open(now).unwrap();
+    s.handle_ws_frame(now, text("2probe"));
+    assert_eq!(
+        drain(&mut s).0,
+        [
+            ServerTransmit::WebSocket(text("3probe")),
+            http(get, 200, b"6")
+        ]
+    );
+    // The client is paused (or about to be) waiting for that poll: nothing to close yet.
+    s.close(now, CloseReason::ForcedClose);
+    assert_eq!(drain(&mut s), (vec![], vec![]));
+    assert!(s.is_upgrading());
+    s.handle_ws_frame(now, text("5"));
+    let (transmits, events) = drain(&mut s);
+    assert_eq!(transmits, [ServerTransmit::CloseWebSocket]);
+    assert_eq!(
+        events,
+        [Event::Upgraded, Event::Closed(CloseReason::ForcedClose)]
+    );
+    assert_eq!(s.poll_timeout(), None);
+}
+
+#[test]
+fn close_after_the_probe_delivers_the_queue_on_the_upgraded_websocket() {
+    let (mut s, now) = open_polling(ServerConfig::default());
+    s.handle_ws_open(now).unwrap();
+    s.handle_ws_frame(now, text("2probe"));
+    let _ = drain(&mut s);
+    s.send_text("bye").unwrap();
+    s.close(now, CloseReason::ForcedClose);
+    assert_eq!(drain(&mut s), (vec![], vec![]));
+    s.handle_ws_frame(now, text("5"));
+    let (transmits, events) = drain(&mut s);
+    assert_eq!(
+        transmits,
+        [
+            ServerTransmit::WebSocket(text("4bye")),
+            ServerTransmit::CloseWebSocket
+        ]
+    );
+    assert_eq!(
+        events,
+        [Event::Upgraded, Event::Closed(CloseReason::ForcedClose)]
+    );
+}
+
+#[test]
+fn close_after_the_probe_answers_a_poll_if_the_client_stays_on_polling() {
+    let (mut s, now) = open_polling(ServerConfig::default());
+    s.handle_ws_open(now).unwrap();
+    s.handle_ws_frame(now, text("2probe"));
+    let _ = drain(&mut s);
+    s.close(now, CloseReason::ForcedClose);
+    // The client gave up on its probe and polls on.
+    let get = s.handle_poll(now);
+    let (transmits, events) = drain(&mut s);
+    assert_eq!(
+        transmits,
+        [http(get, 200, b"1"), ServerTransmit::CloseWebSocket]
+    );
+    assert_eq!(events, [Event::Closed(CloseReason::ForcedClose)]);
+}
+
+#[test]
+fn close_after_the_probe_is_bounded_by_the_upgrade_and_close_timeouts() {
+    let (mut s, start) = open_polling(fast_server());
+    s.handle_ws_open(start).unwrap();
+    s.handle_ws_frame(start, text("2probe"));
+    let _ = drain(&mut s);
+    s.close(start, CloseReason::ForcedClose);
+    // No `5` within upgradeTimeout: the probe is closed, the session waits for a poll.
+    assert_eq!(s.poll_timeout(), Some(start + Duration::from_millis(2000)));
+    s.handle_timeout(start + Duration::from_millis(2000));
+    assert_eq!(
+        drain(&mut s),
+        (vec![ServerTransmit::CloseWebSocket], vec![])
+    );
+    assert_eq!(s.poll_timeout(), Some(start + Duration::from_secs(30)));
+    s.handle_timeout(start + Duration::from_secs(30));
+    assert_eq!(drain(&mut s).1, [Event::Closed(CloseReason::ForcedClose)]);
+}
+
+#[test]
+fn close_after_the_upgrade_closes_the_websocket() {
+    let (mut s, now) = open_polling(ServerConfig::default());
+    s.handle_ws_open(now).unwrap();
+    s.handle_ws_frame(now, text("2probe"));
+    s.handle_ws_frame(now, text("5"));
+    let _ = drain(&mut s);
+    s.close(now, CloseReason::ForcedClose);
+    let (transmits, events) = drain(&mut s);
+    assert_eq!(transmits, [ServerTransmit::CloseWebSocket]);
+    assert_eq!(events, [Event::Closed(CloseReason::ForcedClose)]);
+}
+
+/// Halyard's client against the server, the server closing at each stage of the upgrade:
+/// the client learns of it from the network (no time passes), the server ends without a
+/// timer, and nothing is left held.
+#[test]
+fn server_close_at_each_upgrade_stage_reaches_the_client_at_once() {
+    let probe_sent = |p: &Pair| {
+        p.net
+            .iter()
+            .any(|w| matches!(w, Wire::WsFrameToServer(f) if *f == text("2probe")))
+    };
+    let pong_sent = |p: &Pair| {
+        p.net
+            .iter()
+            .any(|w| matches!(w, Wire::WsFrameToClient(f) if *f == text("3probe")))
+    };
+    let upgrade_sent = |p: &Pair| {
+        p.net
+            .iter()
+            .any(|w| matches!(w, Wire::WsFrameToServer(f) if *f == text("5")))
+    };
+    type Reached<'a> = &'a dyn Fn(&Pair) -> bool;
+    let stages: [(&str, Reached); 6] = [
+        ("probe asked for", &|p| {
+            p.net.iter().any(|w| matches!(w, Wire::WsOpen(_)))
+        }),
+        ("probe open", &|p| {
+            p.server.as_ref().is_some_and(|s| s.is_upgrading()) && !probe_sent(p)
+        }),
+        ("2probe on its way", &probe_sent),
+        ("3probe on its way", &pong_sent),
+        ("client pausing", &|p| {
+            p.client.is_upgrading()
+                && p.client_log
+                    .iter()
+                    .any(|w| matches!(w, Wire::WsFrameToServer(f) if *f == text("2probe")))
+                && !pong_sent(p)
+                && !upgrade_sent(p)
+                && p.server.as_ref().is_some_and(|s| s.is_upgrading())
+        }),
+        ("5 on its way", &upgrade_sent),
+    ];
+    for (stage, reached) in stages {
+        let mut pair = Pair::new(ServerConfig::default(), Default::default());
+        while !reached(&pair) {
+            assert!(pair.step(), "{stage}: never reached");
+        }
+        let start = pair.now;
+        pair.server().close(start, CloseReason::ForcedClose);
+        pair.run();
+        assert_eq!(pair.now, start);
+        assert_eq!(
+            pair.client_closed(),
+            Some(CloseReason::TransportClose),
+            "{stage}"
+        );
+        assert_eq!(
+            pair.server_closed(),
+            Some(CloseReason::ForcedClose),
+            "{stage}"
+        );
+        assert_eq!(pair.server().pending_poll(), None, "{stage}");
+        assert_eq!(pair.server().poll_timeout(), None, "{stage}");
+    }
+}
+
 // ----- close --------------------------------------------------------------------------------------
 
 #[test]

@@ -88,7 +88,8 @@ struct PendingPost {
 /// does). An upgrade does not restart the schedule: like engine.io 6.6, no extra ping is
 /// sent when it completes. During the upgrade, `2probe` on the new WebSocket is answered
 /// `3probe` and the held GET (and any later empty GET) is answered `6`; `5` switches the
-/// session to WebSocket, answers a still-held GET `6`, and flushes the queue there.
+/// session to WebSocket, answers a still-held GET `6`, and flushes the queue there. A
+/// [`close`](Self::close) does not cut a probe short (see there).
 ///
 /// # Outgoing queue
 ///
@@ -457,6 +458,11 @@ impl ServerSession {
     /// packet (over polling, with the next GET, waiting at most `close_timeout`) or the
     /// WebSocket close. [`Event::Closed`] carries `reason` (engine.io uses
     /// [`CloseReason::ForcedClose`]). Does nothing if already closing.
+    ///
+    /// During an upgrade the probing WebSocket stays open, as in engine.io: `5` on it
+    /// still completes the upgrade ([`Event::Upgraded`]), and the queue and the close go
+    /// on the WebSocket; otherwise it is closed when the session ends (the close packet
+    /// went with a poll) or at `upgrade_timeout`.
     pub fn close(&mut self, now: Instant, reason: CloseReason) {
         if self.state != State::Open {
             return;
@@ -464,9 +470,11 @@ impl ServerSession {
         self.state = State::Closing(reason);
         self.timers.clear(PING);
         self.timers.clear(PONG);
-        if self.upgrade.is_some() {
-            self.abort_upgrade();
-        }
+        // A probing WebSocket stays open, as engine.io 6.6 keeps it: a client that has
+        // its `3probe` pauses polling until its poll returns, then sends `5` on the
+        // probe; closing the probe under it strands engine.io-client (its poll never
+        // resumes, so only a ping timeout ends it). `5` completes the upgrade and the
+        // WebSocket close follows; otherwise the probe closes when the session ends.
         if self.transport == TransportKind::Polling {
             self.timers.set(CLOSE, now + self.config.close_timeout);
         }
