@@ -332,6 +332,8 @@ impl SioApp {
         token: Option<RecoveryToken>,
         handshake: Handshake,
     ) -> Option<Socket> {
+        // Before the state lock: the sessions map has its own.
+        let eio = self.server.eio_sid(conn.eio_sid());
         let mut state = self.server.local.state();
         let state = &mut *state;
         let namespace = state.namespaces.get_mut(&nsp)?;
@@ -350,7 +352,7 @@ impl SioApp {
             accepted.pid.as_deref(),
             accepted.recovered,
             handshake,
-            conn.eio_sid().into(),
+            eio,
             self.commands.clone(),
             self.server.clone(),
         );

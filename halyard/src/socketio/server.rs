@@ -74,7 +74,8 @@ pub(crate) struct ServerInner {
     seed: u64,
     endpoint: Mutex<Endpoint>,
     /// Engine.IO sid → the routes to its task (HTTP requests, commands).
-    sessions: Mutex<HashMap<Box<str>, Route>>,
+    /// Keyed by an `Arc`: the sockets of the connection share that copy of the sid.
+    sessions: Mutex<HashMap<Arc<str>, Route>>,
     pub(crate) local: Arc<InMemoryAdapter>,
     pub(crate) adapter: Arc<dyn Adapter>,
     statics: Mutex<HashMap<String, Arc<NspHandlers>>>,
@@ -341,6 +342,15 @@ impl ServerInner {
     }
 }
 
+impl ServerInner {
+    /// The Engine.IO sid `sid`, shared with the sessions map (a copy if not there).
+    pub(crate) fn eio_sid(&self, sid: &str) -> Arc<str> {
+        lock(&self.sessions)
+            .get_key_value(sid)
+            .map_or_else(|| sid.into(), |(sid, _)| sid.clone())
+    }
+}
+
 impl Registry for ServerInner {
     fn remove(&self, sid: &str) {
         lock(&self.sessions).remove(sid);
@@ -381,7 +391,7 @@ impl Host for ServerInner {
         }
         let ((http_tx, http_rx), (command_tx, command_rx)) =
             crate::driver::inputs(self.command_buffer);
-        let eio: Box<str> = session.sid().into();
+        let eio: Arc<str> = session.sid().into();
         let connection = Connection::new(session, &self.config, self.seed, Instant::now());
         lock(&self.sessions).insert(
             eio,

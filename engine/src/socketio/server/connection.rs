@@ -202,8 +202,8 @@ pub enum ServerEvent {
 #[derive(Debug)]
 struct Socket {
     nsp: ByteString,
-    sid: String,
-    pid: Option<String>,
+    sid: Box<str>,
+    pid: Option<Box<str>>,
 }
 
 /// Appends `item` to a boxed slice (reallocated to fit: these lists are short and
@@ -352,7 +352,7 @@ impl Connection {
 
     /// The socket id on `nsp`, if connected there.
     pub fn socket_id(&self, nsp: &str) -> Option<&str> {
-        self.socket(nsp).map(|s| s.sid.as_str())
+        self.socket(nsp).map(|s| &*s.sid)
     }
 
     /// The private session id of the socket on `nsp` (recovery on).
@@ -362,7 +362,7 @@ impl Connection {
 
     /// The namespaces with a connected socket, with the socket ids.
     pub fn sockets(&self) -> impl Iterator<Item = (&str, &str)> + '_ {
-        self.sockets.iter().map(|s| (&*s.nsp, s.sid.as_str()))
+        self.sockets.iter().map(|s| (&*s.nsp, &*s.sid))
     }
 
     /// Whether a CONNECT for `nsp` waits for the application.
@@ -542,8 +542,8 @@ impl Connection {
             &mut self.sockets,
             Socket {
                 nsp,
-                sid: sid.clone(),
-                pid: pid.clone(),
+                sid: sid.as_str().into(),
+                pid: pid.as_deref().map(Box::from),
             },
         );
         self.connect_deadline = None;
@@ -866,7 +866,7 @@ impl Connection {
     }
 
     fn on_packet(&mut self, now: Instant, packet: Packet) {
-        let sid = self.socket(packet.nsp()).map(|s| s.sid.clone());
+        let sid = self.socket(packet.nsp()).map(|s| s.sid.to_string());
         let connected = sid.is_some();
         match packet {
             Packet::Connect { nsp, data } if !connected => {
@@ -961,7 +961,7 @@ impl Connection {
         let socket = remove(&mut self.sockets, index);
         self.events.push_back(ServerEvent::Disconnecting {
             nsp: socket.nsp.clone(),
-            sid: socket.sid.clone(),
+            sid: socket.sid.to_string(),
             reason,
         });
         let mut pending_acks = Vec::new();
@@ -974,8 +974,8 @@ impl Connection {
         });
         self.events.push_back(ServerEvent::Disconnected {
             nsp: socket.nsp,
-            sid: socket.sid,
-            pid: socket.pid,
+            sid: socket.sid.into(),
+            pid: socket.pid.map(String::from),
             reason,
             pending_acks,
         });

@@ -22,7 +22,9 @@ use super::broadcast::BroadcastOptions;
 pub struct Rooms {
     /// The members of each room, except a socket in the room of its own id (`own`).
     rooms: BTreeMap<String, BTreeSet<String>>,
-    sids: BTreeMap<String, SocketRooms>,
+    /// Keyed by `Box<str>`: a leaf node of this map (one per ~8 sockets) is a third
+    /// smaller than with `String` keys.
+    sids: BTreeMap<Box<str>, SocketRooms>,
 }
 
 /// The rooms of one socket.
@@ -86,7 +88,7 @@ impl Rooms {
     pub fn join_all<'a>(&mut self, sid: &str, rooms: impl IntoIterator<Item = &'a str>) {
         let entry = match self.sids.get_mut(sid) {
             Some(entry) => entry,
-            None => self.sids.entry(sid.to_owned()).or_default(),
+            None => self.sids.entry(sid.into()).or_default(),
         };
         for room in rooms {
             if room == sid {
@@ -156,7 +158,7 @@ impl Rooms {
     /// The rooms of `sid` (socket.io's `socket.rooms`), its own room included.
     pub fn rooms_of(&self, sid: &str) -> impl Iterator<Item = &str> + '_ {
         let entry = self.sids.get_key_value(sid);
-        let own = entry.filter(|(_, e)| e.own).map(|(sid, _)| sid.as_str());
+        let own = entry.filter(|(_, e)| e.own).map(|(sid, _)| &**sid);
         with_key(entry.map(|(_, e)| &e.others), sid, own)
     }
 
@@ -166,7 +168,7 @@ impl Rooms {
             .sids
             .get_key_value(room)
             .filter(|(_, e)| e.own)
-            .map(|(sid, _)| sid.as_str());
+            .map(|(sid, _)| &**sid);
         with_key(self.rooms.get(room), room, own)
     }
 
@@ -176,13 +178,13 @@ impl Rooms {
             .sids
             .iter()
             .filter(|(_, e)| e.own)
-            .map(|(sid, _)| sid.as_str());
+            .map(|(sid, _)| &**sid);
         merge(self.rooms.keys().map(String::as_str), own)
     }
 
     /// Every socket in the index.
     pub fn sockets(&self) -> impl Iterator<Item = &str> + '_ {
-        self.sids.keys().map(String::as_str)
+        self.sids.keys().map(|sid| &**sid)
     }
 
     /// The number of sockets in the index.
@@ -200,7 +202,7 @@ impl Rooms {
             self.sids
                 .keys()
                 .filter(|sid| !excluded(sid))
-                .cloned()
+                .map(|sid| sid.to_string())
                 .collect()
         } else {
             let mut set = BTreeSet::new();

@@ -185,7 +185,8 @@ impl AckRouter {
 /// Plain data in sorted maps, so iteration replays exactly.
 #[derive(Debug, Clone)]
 pub struct SocketIndex<K> {
-    nsps: BTreeMap<String, BTreeMap<String, K>>,
+    /// Socket ids as `Box<str>`: smaller tree nodes than with `String` keys.
+    nsps: BTreeMap<String, BTreeMap<Box<str>, K>>,
 }
 
 impl<K> Default for SocketIndex<K> {
@@ -208,7 +209,7 @@ impl<K> SocketIndex<K> {
         self.nsps
             .entry(nsp.to_owned())
             .or_default()
-            .insert(sid.to_owned(), key)
+            .insert(sid.into(), key)
     }
 
     /// The connection of the socket `sid` of `nsp`.
@@ -255,7 +256,7 @@ impl<K> SocketIndex<K> {
         sids.iter().filter_map(move |sid| {
             sockets?
                 .get_key_value(sid.as_str())
-                .map(|(sid, key)| (sid.as_str(), key))
+                .map(|(sid, key)| (&**sid, key))
         })
     }
 
@@ -264,7 +265,7 @@ impl<K> SocketIndex<K> {
         self.nsps
             .get(nsp)
             .into_iter()
-            .flat_map(|sockets| sockets.iter().map(|(sid, key)| (sid.as_str(), key)))
+            .flat_map(|sockets| sockets.iter().map(|(sid, key)| (&**sid, key)))
     }
 
     /// The number of sockets in the index.
