@@ -40,6 +40,7 @@ mod engineio;
 mod error;
 #[cfg(feature = "test-support")]
 pub mod fixture_server;
+mod handler;
 mod http;
 mod io;
 mod runtime;

@@ -3,26 +3,20 @@
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::marker::PhantomData;
 use std::sync::Arc;
 
 use halyard_protocol::socketio::Event;
-use serde::de::DeserializeOwned;
 
 use super::socket::{AckSender, Socket};
 use super::{ConnectError, DisconnectReason};
 use crate::adapter::BoxFuture;
-use crate::socketio::{HandlerId, HandlerResult};
+use crate::handler::{Chain, HandlerId, HandlerResult, report};
 
 /// A handler of one event, type-erased.
-pub(crate) trait EventHandler: Send + Sync + 'static {
-    fn call(&self, socket: Socket, event: Event, ack: Option<AckSender>) -> BoxFuture<'static, ()>;
-}
+pub(crate) type EventHandler = dyn crate::handler::EventHandler<Socket>;
 
 /// A catch-all handler of incoming events.
-pub(crate) trait AnyHandler: Send + Sync + 'static {
-    fn call(&self, socket: Socket, event: Event) -> BoxFuture<'static, ()>;
-}
+pub(crate) type AnyHandler = dyn crate::handler::AnyHandler<Socket>;
 
 /// A catch-all listener of outgoing events (synchronous, in the emitting task).
 pub(crate) trait OutgoingFn: Fn(&Socket, &Event) + Send + Sync + 'static {}
@@ -92,8 +86,8 @@ impl<H: ?Sized> Listeners<H> {
 /// Every listener of one socket.
 #[derive(Default)]
 pub(crate) struct Handlers {
-    events: HashMap<String, Listeners<dyn EventHandler>>,
-    any: Listeners<dyn AnyHandler>,
+    events: HashMap<String, Listeners<EventHandler>>,
+    any: Listeners<AnyHandler>,
     any_outgoing: Listeners<dyn OutgoingFn>,
     connect: Listeners<dyn LifecycleHandler<()>>,
     connect_error: Listeners<dyn LifecycleHandler<ConnectError>>,
@@ -105,7 +99,7 @@ impl Handlers {
         &mut self,
         event: String,
         once: bool,
-        handler: Arc<dyn EventHandler>,
+        handler: Arc<EventHandler>,
     ) -> HandlerId {
         self.events
             .entry(event)
@@ -113,7 +107,7 @@ impl Handlers {
             .add(once, handler, false)
     }
 
-    pub(crate) fn on_any(&mut self, handler: Arc<dyn AnyHandler>, first: bool) -> HandlerId {
+    pub(crate) fn on_any(&mut self, handler: Arc<AnyHandler>, first: bool) -> HandlerId {
         self.any.add(false, handler, first)
     }
 
@@ -230,27 +224,16 @@ impl Handlers {
             }
             None => Vec::new(),
         };
-        if any.is_empty() && own.is_empty() {
-            if let Some(ack) = ack {
+        let Some(handler) = Chain { any, handlers: own }.into_handler() else {
+            if ack.is_some() {
                 tracing::debug!(
                     event = event.name(),
                     "no handler for an event that asks for an ack"
                 );
-                drop(ack);
             }
             return None;
-        }
-        Some(Box::pin(async move {
-            for handler in any {
-                handler.call(socket.clone(), event.clone()).await;
-            }
-            let mut ack = ack;
-            for handler in own {
-                handler
-                    .call(socket.clone(), event.clone(), ack.take())
-                    .await;
-            }
-        }))
+        };
+        Some(handler.call(socket, event, ack))
     }
 
     /// The outgoing listeners, to call with an event about to be sent.
@@ -298,69 +281,7 @@ fn lifecycle<A: Clone + Send + 'static>(
     }))
 }
 
-/// What a handler's outcome is logged against.
-fn report<O: HandlerResult>(outcome: O, socket: &Socket, event: &str) {
-    if let Some(error) = outcome.failure() {
-        tracing::warn!(nsp = socket.nsp(), event, %error, "client handler failed");
-    }
-}
-
-pub(crate) struct Plain<F, T>(pub(crate) F, pub(crate) PhantomData<fn() -> T>);
-pub(crate) struct WithAck<F, T>(pub(crate) F, pub(crate) PhantomData<fn() -> T>);
-pub(crate) struct AnyFn<F>(pub(crate) F);
 pub(crate) struct Lifecycle<F>(pub(crate) F);
-
-impl<F, T, Fut> EventHandler for Plain<F, T>
-where
-    F: Fn(Socket, T) -> Fut + Send + Sync + 'static,
-    Fut: Future + Send + 'static,
-    Fut::Output: HandlerResult,
-    T: DeserializeOwned + Send + 'static,
-{
-    fn call(&self, socket: Socket, event: Event, ack: Option<AckSender>) -> BoxFuture<'static, ()> {
-        match event.args::<T>() {
-            Ok(args) => {
-                let future = (self.0)(socket.clone(), args);
-                let name = event.name().to_owned();
-                Box::pin(async move { report(future.await, &socket, &name) })
-            }
-            Err(error) => bad_args(&socket, &event, &error, ack),
-        }
-    }
-}
-
-impl<F, T, Fut> EventHandler for WithAck<F, T>
-where
-    F: Fn(Socket, T, AckSender) -> Fut + Send + Sync + 'static,
-    Fut: Future + Send + 'static,
-    Fut::Output: HandlerResult,
-    T: DeserializeOwned + Send + 'static,
-{
-    fn call(&self, socket: Socket, event: Event, ack: Option<AckSender>) -> BoxFuture<'static, ()> {
-        match event.args::<T>() {
-            Ok(args) => {
-                let ack = ack.unwrap_or_else(|| AckSender::none(socket.clone()));
-                let future = (self.0)(socket.clone(), args, ack);
-                let name = event.name().to_owned();
-                Box::pin(async move { report(future.await, &socket, &name) })
-            }
-            Err(error) => bad_args(&socket, &event, &error, ack),
-        }
-    }
-}
-
-impl<F, Fut> AnyHandler for AnyFn<F>
-where
-    F: Fn(Socket, Event) -> Fut + Send + Sync + 'static,
-    Fut: Future + Send + 'static,
-    Fut::Output: HandlerResult,
-{
-    fn call(&self, socket: Socket, event: Event) -> BoxFuture<'static, ()> {
-        let name = event.name().to_owned();
-        let future = (self.0)(socket.clone(), event);
-        Box::pin(async move { report(future.await, &socket, &name) })
-    }
-}
 
 impl<F, A, Fut> LifecycleHandler<A> for Lifecycle<F>
 where
@@ -373,28 +294,4 @@ where
         let future = (self.0)(socket.clone(), arg);
         Box::pin(async move { report(future.await, &socket, "(lifecycle)") })
     }
-}
-
-/// Arguments that do not fit the handler: a warning, and when the server waits for an
-/// ack, an ack with `{"error": "…"}` (never a silent drop).
-fn bad_args(
-    socket: &Socket,
-    event: &Event,
-    error: &serde_json::Error,
-    ack: Option<AckSender>,
-) -> BoxFuture<'static, ()> {
-    let name = event.name().to_owned();
-    tracing::warn!(
-        nsp = socket.nsp(),
-        event = name,
-        args = event.data().json(),
-        %error,
-        "event arguments do not match the handler"
-    );
-    let message = format!("invalid arguments for event {name:?}: {error}");
-    Box::pin(async move {
-        if let Some(ack) = ack {
-            let _ = ack.send(&serde_json::json!({ "error": message })).await;
-        }
-    })
 }

@@ -66,7 +66,7 @@ pub use socket::{AckSender, Socket, SocketEmitter};
 #[cfg(feature = "tls")]
 pub use transport::TlsConfig;
 
-pub use crate::socketio::{HandlerId, HandlerResult};
+pub use crate::handler::{HandlerId, HandlerResult};
 
 /// A manager event (socket.io-client's `Manager` events), given to
 /// [`Manager::on_event`] listeners.

@@ -1,7 +1,6 @@
 //! [`Socket`]: the client's socket on one namespace (socket.io-client's `Socket`).
 
 use std::future::Future;
-use std::marker::PhantomData;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -11,11 +10,12 @@ use halyard_protocol::socketio::{Args, Event};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::handlers::{AnyFn, Handlers, Lifecycle, Plain, WithAck};
+use super::handlers::{Handlers, Lifecycle};
 use super::manager::{Command, Link, Manager, Reply};
 use super::options::Auth;
 use super::{ConnectError, DisconnectReason, Error};
-use crate::socketio::{HandlerId, HandlerResult};
+use crate::adapter::BoxFuture;
+use crate::handler::{AnyFn, HandlerId, HandlerResult, HandlerSocket, Plain, WithAck};
 
 pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
@@ -166,7 +166,7 @@ impl Socket {
         T: DeserializeOwned + Send + 'static,
     {
         self.handlers()
-            .on_event(event.into(), false, Arc::new(Plain(handler, PhantomData)))
+            .on_event(event.into(), false, Arc::new(Plain::new(handler)))
     }
 
     /// Like [`on`](Self::on), for the next `event` only (`socket.once`).
@@ -178,7 +178,7 @@ impl Socket {
         T: DeserializeOwned + Send + 'static,
     {
         self.handlers()
-            .on_event(event.into(), true, Arc::new(Plain(handler, PhantomData)))
+            .on_event(event.into(), true, Arc::new(Plain::new(handler)))
     }
 
     /// Handles `event` with an ack responder, answering a server's `emitWithAck` (or an
@@ -192,7 +192,7 @@ impl Socket {
         T: DeserializeOwned + Send + 'static,
     {
         self.handlers()
-            .on_event(event.into(), false, Arc::new(WithAck(handler, PhantomData)))
+            .on_event(event.into(), false, Arc::new(WithAck::new(handler)))
     }
 
     /// Runs `handler(socket, ())` on every `connect` (the first and each reconnection).
@@ -263,7 +263,7 @@ impl Socket {
         Fut: Future + Send + 'static,
         Fut::Output: HandlerResult,
     {
-        self.handlers().on_any(Arc::new(AnyFn(handler)), false)
+        self.handlers().on_any(Arc::new(AnyFn::new(handler)), false)
     }
 
     /// Like [`on_any`](Self::on_any), before the catch-all handlers already registered
@@ -274,7 +274,7 @@ impl Socket {
         Fut: Future + Send + 'static,
         Fut::Output: HandlerResult,
     {
-        self.handlers().on_any(Arc::new(AnyFn(handler)), true)
+        self.handlers().on_any(Arc::new(AnyFn::new(handler)), true)
     }
 
     /// Removes the catch-all handler `id`, or all of them with `None` (`socket.offAny`).
@@ -467,6 +467,28 @@ impl SocketEmitter {
 pub struct AckSender {
     socket: Socket,
     ack_id: Option<u64>,
+}
+
+impl HandlerSocket for Socket {
+    type Ack = AckSender;
+
+    fn nsp(&self) -> &str {
+        &self.shared.nsp
+    }
+
+    fn log_id(&self) -> Option<String> {
+        self.id()
+    }
+
+    fn no_ack(&self) -> AckSender {
+        AckSender::none(self.clone())
+    }
+
+    fn ack_error(ack: AckSender, message: String) -> BoxFuture<'static, ()> {
+        Box::pin(async move {
+            let _ = ack.send(&serde_json::json!({ "error": message })).await;
+        })
+    }
 }
 
 impl AckSender {

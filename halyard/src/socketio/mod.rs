@@ -93,6 +93,7 @@ pub mod test_support;
 use halyard_protocol::socketio::EncodeError;
 
 pub use crate::cors::{CorsOptions, CorsOrigins, Refused};
+pub use crate::handler::{HandlerId, HandlerResult};
 pub use halyard_engine::socketio::DisconnectReason;
 pub use halyard_engine::socketio::server::{BroadcastAckOutcome, ConnectError, RecoveryConfig};
 pub use halyard_protocol::Binary;
@@ -101,7 +102,7 @@ pub use handshake::Handshake;
 pub use namespace::Namespace;
 pub use operator::BroadcastOperator;
 pub use server::{Server, ServerBuilder};
-pub use socket::{AckSender, HandlerId, HandlerResult, Socket, SocketEmitter};
+pub use socket::{AckSender, Socket, SocketEmitter};
 
 /// What a Socket.IO operation can fail with.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -1,9 +1,7 @@
 //! [`Socket`]: one client's connection to one namespace, with its handlers.
 
-use std::fmt::Display;
 use std::future::Future;
-use std::marker::PhantomData;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -19,6 +17,9 @@ use super::operator::{BroadcastOperator, NspTarget};
 use super::server::ServerInner;
 use super::{DisconnectReason, Error};
 use crate::adapter::BoxFuture;
+use crate::handler::{
+    AnyFn, AnyHandler, Chain, EventHandler, HandlerId, HandlerResult, HandlerSocket, Plain, WithAck,
+};
 
 /// One client's socket on one namespace (socket.io's server-side `Socket`). Cheap to
 /// clone; every clone is the same socket.
@@ -77,61 +78,11 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// What a handler's future may return: `()`, or a `Result` whose error is logged with
-/// `tracing::warn!`.
-pub trait HandlerResult: Send {
-    /// Reports the outcome of the handler of `event` on `socket`.
-    fn report(self, socket: &Socket, event: &str);
-
-    /// The failure to log, if any (used by the client's handlers).
-    fn failure(self) -> Option<String>;
-}
-
-impl HandlerResult for () {
-    fn report(self, _: &Socket, _: &str) {}
-
-    fn failure(self) -> Option<String> {
-        None
-    }
-}
-
-impl<T: Send, E: Display + Send> HandlerResult for Result<T, E> {
-    fn report(self, socket: &Socket, event: &str) {
-        if let Err(error) = self {
-            tracing::warn!(sid = socket.id(), nsp = socket.nsp(), event, %error, "handler failed");
-        }
-    }
-
-    fn failure(self) -> Option<String> {
-        self.err().map(|error| error.to_string())
-    }
-}
-
-pub(crate) trait ErasedHandler: Send + Sync + 'static {
-    fn call(&self, socket: Socket, event: Event, ack: Option<AckSender>) -> BoxFuture<'static, ()>;
-}
-
-pub(crate) trait ErasedAny: Send + Sync + 'static {
-    fn call(&self, socket: Socket, event: Event) -> BoxFuture<'static, ()>;
-}
+pub(crate) type ErasedHandler = dyn EventHandler<Socket>;
+pub(crate) type ErasedAny = dyn AnyHandler<Socket>;
 
 trait OutgoingFn: Fn(&Socket, &Event) + Send + Sync + 'static {}
 impl<F: Fn(&Socket, &Event) + Send + Sync + 'static> OutgoingFn for F {}
-
-/// Identifies one handler registered with [`Socket::on`], [`Socket::once`],
-/// [`Socket::on_with_ack`], [`Socket::on_any`], [`Socket::prepend_any`] or
-/// [`Socket::on_any_outgoing`], to remove it alone later (socket.io's
-/// `socket.off(event, listener)`, where JavaScript compares functions). Ids are unique
-/// in the process.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct HandlerId(u64);
-
-impl HandlerId {
-    pub(crate) fn next() -> Self {
-        static NEXT: AtomicU64 = AtomicU64::new(1);
-        Self(NEXT.fetch_add(1, Ordering::Relaxed))
-    }
-}
 
 /// A registered handler, with its id. Handlers of one kind (and one event) keep their
 /// registration order in the socket's list.
@@ -146,10 +97,10 @@ enum Kind {
     Event {
         name: Box<str>,
         once: bool,
-        handler: Arc<dyn ErasedHandler>,
+        handler: Arc<ErasedHandler>,
     },
     /// Every incoming event (`on_any`, `prepend_any`).
-    Any(Arc<dyn ErasedAny>),
+    Any(Arc<ErasedAny>),
     /// Every outgoing event (`on_any_outgoing`).
     Outgoing(Arc<dyn OutgoingFn>),
     /// `on_disconnecting`.
@@ -177,94 +128,11 @@ fn insert(list: &mut Vec<Listener>, index: usize, listener: Listener) {
     list.insert(index, listener);
 }
 
-/// The handlers of one incoming event: the catch-all ones, then the event's own, in
-/// order. The ack goes to the first of the event's handlers.
-struct Chain {
-    any: Vec<Arc<dyn ErasedAny>>,
-    handlers: Vec<Arc<dyn ErasedHandler>>,
-}
-
-impl ErasedHandler for Chain {
-    fn call(&self, socket: Socket, event: Event, ack: Option<AckSender>) -> BoxFuture<'static, ()> {
-        let any = self.any.clone();
-        let handlers = self.handlers.clone();
-        Box::pin(async move {
-            for listener in any {
-                listener.call(socket.clone(), event.clone()).await;
-            }
-            let mut ack = ack;
-            for handler in handlers {
-                handler
-                    .call(socket.clone(), event.clone(), ack.take())
-                    .await;
-            }
-        })
-    }
-}
-
-struct AnyFn<F>(F);
-
-impl<F, Fut> ErasedAny for AnyFn<F>
-where
-    F: Fn(Socket, Event) -> Fut + Send + Sync + 'static,
-    Fut: Future + Send + 'static,
-    Fut::Output: HandlerResult,
-{
-    fn call(&self, socket: Socket, event: Event) -> BoxFuture<'static, ()> {
-        let name = event.name().to_owned();
-        let future = (self.0)(socket.clone(), event);
-        Box::pin(async move { future.await.report(&socket, &name) })
-    }
-}
-
 pub(crate) trait ErasedDisconnect: Send + Sync + 'static {
     fn call(&self, socket: Socket, reason: DisconnectReason) -> BoxFuture<'static, ()>;
 }
 
-struct Plain<F, T>(F, PhantomData<fn() -> T>);
-struct WithAck<F, T>(F, PhantomData<fn() -> T>);
 struct OnLeave<F>(F);
-
-impl<F, T, Fut> ErasedHandler for Plain<F, T>
-where
-    F: Fn(Socket, T) -> Fut + Send + Sync + 'static,
-    Fut: Future + Send + 'static,
-    Fut::Output: HandlerResult,
-    T: DeserializeOwned + Send + 'static,
-{
-    fn call(&self, socket: Socket, event: Event, ack: Option<AckSender>) -> BoxFuture<'static, ()> {
-        match event.args::<T>() {
-            Ok(args) => {
-                let future = (self.0)(socket.clone(), args);
-                let name = event.name().to_owned();
-                Box::pin(async move { future.await.report(&socket, &name) })
-            }
-            Err(error) => bad_args(socket, &event, &error, ack),
-        }
-    }
-}
-
-impl<F, T, Fut> ErasedHandler for WithAck<F, T>
-where
-    F: Fn(Socket, T, AckSender) -> Fut + Send + Sync + 'static,
-    Fut: Future + Send + 'static,
-    Fut::Output: HandlerResult,
-    T: DeserializeOwned + Send + 'static,
-{
-    fn call(&self, socket: Socket, event: Event, ack: Option<AckSender>) -> BoxFuture<'static, ()> {
-        match event.args::<T>() {
-            Ok(args) => {
-                // An event sent without an ack still runs the handler; its answer goes
-                // nowhere.
-                let ack = ack.unwrap_or_else(|| AckSender::none(socket.clone()));
-                let future = (self.0)(socket.clone(), args, ack);
-                let name = event.name().to_owned();
-                Box::pin(async move { future.await.report(&socket, &name) })
-            }
-            Err(error) => bad_args(socket, &event, &error, ack),
-        }
-    }
-}
 
 impl<F, Fut> ErasedDisconnect for OnLeave<F>
 where
@@ -274,31 +142,6 @@ where
     fn call(&self, socket: Socket, reason: DisconnectReason) -> BoxFuture<'static, ()> {
         Box::pin((self.0)(socket, reason))
     }
-}
-
-/// Arguments that do not fit the handler: a warning, and when the client waits for an
-/// ack, an ack with `{"error": "…"}` as its one argument (never a silent drop).
-fn bad_args(
-    socket: Socket,
-    event: &Event,
-    error: &serde_json::Error,
-    ack: Option<AckSender>,
-) -> BoxFuture<'static, ()> {
-    let name = event.name().to_owned();
-    tracing::warn!(
-        sid = socket.id(),
-        nsp = socket.nsp(),
-        event = name,
-        args = event.data().json(),
-        %error,
-        "event arguments do not match the handler"
-    );
-    let message = format!("invalid arguments for event {name:?}: {error}");
-    Box::pin(async move {
-        if let Some(ack) = ack {
-            let _ = ack.send(&serde_json::json!({ "error": message })).await;
-        }
-    })
 }
 
 impl SocketInner {
@@ -365,9 +208,9 @@ impl Socket {
 
     /// What runs for an incoming `event`: its catch-all handlers then its own (the
     /// ones registered with [`once`](Self::once) are removed now), or `None`.
-    pub(crate) fn handler(&self, event: &str) -> Option<Arc<dyn ErasedHandler>> {
-        let mut any: Vec<Arc<dyn ErasedAny>> = Vec::new();
-        let mut handlers: Vec<Arc<dyn ErasedHandler>> = Vec::new();
+    pub(crate) fn handler(&self, event: &str) -> Option<Arc<ErasedHandler>> {
+        let mut any: Vec<Arc<ErasedAny>> = Vec::new();
+        let mut handlers: Vec<Arc<ErasedHandler>> = Vec::new();
         let mut once = false;
         {
             let mut list = lock(&self.inner.handlers);
@@ -389,11 +232,7 @@ impl Socket {
                 list.retain(|l| !matches!(&l.kind, Kind::Event { name, once: true, .. } if **name == *event));
             }
         }
-        match (any.is_empty(), handlers.len()) {
-            (true, 0) => None,
-            (true, 1) => handlers.into_iter().next(),
-            _ => Some(Arc::new(Chain { any, handlers })),
-        }
+        Chain { any, handlers }.into_handler()
     }
 
     /// Tells the outgoing catch-all handlers about `event`.
@@ -419,7 +258,7 @@ impl Socket {
         id
     }
 
-    fn add_handler(&self, event: String, once: bool, handler: Arc<dyn ErasedHandler>) -> HandlerId {
+    fn add_handler(&self, event: String, once: bool, handler: Arc<ErasedHandler>) -> HandlerId {
         let name = event.into_boxed_str();
         self.push(
             Kind::Event {
@@ -506,7 +345,7 @@ impl Socket {
         Fut::Output: HandlerResult,
         T: DeserializeOwned + Send + 'static,
     {
-        self.add_handler(event.into(), false, Arc::new(Plain(handler, PhantomData)))
+        self.add_handler(event.into(), false, Arc::new(Plain::new(handler)))
     }
 
     /// Like [`on`](Self::on), for the next `event` only (socket.io's `socket.once`):
@@ -518,7 +357,7 @@ impl Socket {
         Fut::Output: HandlerResult,
         T: DeserializeOwned + Send + 'static,
     {
-        self.add_handler(event.into(), true, Arc::new(Plain(handler, PhantomData)))
+        self.add_handler(event.into(), true, Arc::new(Plain::new(handler)))
     }
 
     /// Handles the event `event` with an ack responder: `handler(socket, args, ack)`;
@@ -532,7 +371,7 @@ impl Socket {
         Fut::Output: HandlerResult,
         T: DeserializeOwned + Send + 'static,
     {
-        self.add_handler(event.into(), false, Arc::new(WithAck(handler, PhantomData)))
+        self.add_handler(event.into(), false, Arc::new(WithAck::new(handler)))
     }
 
     /// Removes every handler of `event` (socket.io's `socket.off(event)` /
@@ -565,7 +404,7 @@ impl Socket {
         Fut: Future + Send + 'static,
         Fut::Output: HandlerResult,
     {
-        self.push(Kind::Any(Arc::new(AnyFn(handler))), false)
+        self.push(Kind::Any(Arc::new(AnyFn::new(handler))), false)
     }
 
     /// Like [`on_any`](Self::on_any), but runs before the catch-all handlers already
@@ -578,7 +417,7 @@ impl Socket {
     {
         // Before every catch-all handler: at the front of the list (the relative order
         // of the other kinds does not change).
-        self.push(Kind::Any(Arc::new(AnyFn(handler))), true)
+        self.push(Kind::Any(Arc::new(AnyFn::new(handler))), true)
     }
 
     /// Removes the catch-all handler `id` (socket.io's `socket.offAny(listener)`);
@@ -912,6 +751,28 @@ impl SocketEmitter {
 pub struct AckSender {
     socket: Socket,
     ack_id: Option<u64>,
+}
+
+impl HandlerSocket for Socket {
+    type Ack = AckSender;
+
+    fn nsp(&self) -> &str {
+        self.inner.nsp()
+    }
+
+    fn log_id(&self) -> Option<String> {
+        Some(self.inner.id().to_owned())
+    }
+
+    fn no_ack(&self) -> AckSender {
+        AckSender::none(self.clone())
+    }
+
+    fn ack_error(ack: AckSender, message: String) -> BoxFuture<'static, ()> {
+        Box::pin(async move {
+            let _ = ack.send(&serde_json::json!({ "error": message })).await;
+        })
+    }
 }
 
 impl AckSender {
