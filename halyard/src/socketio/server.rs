@@ -237,6 +237,12 @@ impl Server {
         self.main().timeout(timeout)
     }
 
+    /// socket.io's `io.compress(flag)`: accepted and ignored (Halyard does not compress
+    /// frames; permessage-deflate is not negotiated).
+    pub fn compress(&self, compress: bool) -> BroadcastOperator {
+        self.main().compress(compress)
+    }
+
     /// Every socket of the main namespace (`io.fetchSockets()`).
     pub async fn fetch_sockets(&self) -> Result<Vec<Socket>, Error> {
         self.main().fetch_sockets().await
