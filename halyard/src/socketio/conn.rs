@@ -217,6 +217,20 @@ impl SioApp {
                     let socket = sockets.swap_remove(index);
                     self.sockets = sockets.into_boxed_slice();
                     socket.set_disconnected();
+                    // Out of the server's view of its sockets at once (socket.io's
+                    // `nsp._remove`, in the same tick as the DISCONNECT): when a command
+                    // disconnected it, this runs before the DISCONNECT is transmitted, so
+                    // no client that saw it go can still find it (`fetch_sockets`,
+                    // `nsp.socket(id)`, broadcast targets). Its rooms stay until its
+                    // `on_disconnecting` handlers ran (see `Job::Leave`).
+                    {
+                        let inner = socket.inner();
+                        self.server
+                            .local
+                            .state()
+                            .index
+                            .remove_if(inner.nsp(), inner.id(), |s| s.same_connection(&inner.eio));
+                    }
                     self.push_job(Job::Leave { socket, reason });
                 }
             }
@@ -306,15 +320,13 @@ impl SioApp {
                         handler.call(socket.clone(), reason).await;
                     }
                     {
+                        // (It left the socket index when the engine reported it.)
                         let now = Instant::now();
                         let mut state = server.local.state();
                         let inner = socket.inner();
                         if let Some(namespace) = state.namespaces.get_mut(inner.nsp()) {
                             namespace.remove_socket(now, inner.id(), inner.pid(), reason, None);
                         }
-                        state
-                            .index
-                            .remove_if(inner.nsp(), inner.id(), |s| s.same_connection(&inner.eio));
                     }
                     for handler in socket.disconnect_handlers() {
                         handler.call(socket.clone(), reason).await;
@@ -402,14 +414,11 @@ impl SioApp {
             }
         }
     }
-}
 
-impl Application for SioApp {
-    type Session = Connection;
-    type Command = Command;
-
+    /// Carries out one command (see `handle_command`). `Err` hands it back when the
+    /// connection's queue is full.
     #[allow(clippy::result_large_err)]
-    fn handle_command(
+    fn command(
         &mut self,
         conn: &mut Connection,
         now: Instant,
@@ -476,6 +485,28 @@ impl Application for SioApp {
             Command::CloseTransport => conn.shutdown(now),
         }
         Ok(())
+    }
+}
+
+impl Application for SioApp {
+    type Session = Connection;
+    type Command = Command;
+
+    #[allow(clippy::result_large_err)]
+    fn handle_command(
+        &mut self,
+        conn: &mut Connection,
+        now: Instant,
+        command: Command,
+    ) -> Result<(), Command> {
+        let result = self.command(conn, now, command);
+        // The driver transmits what the command queued as soon as this returns; the
+        // events it caused (a socket disconnecting) update the server-wide state first,
+        // so a client never sees a DISCONNECT while the server still counts the socket.
+        while let Some(event) = conn.poll_event() {
+            self.on_event(conn, event);
+        }
+        result
     }
 
     fn poll_deliver(&mut self, conn: &mut Connection, cx: &mut Context<'_>) -> Poll<()> {
