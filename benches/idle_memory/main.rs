@@ -1,7 +1,10 @@
 //! Server memory per idle WebSocket connection: Halyard against npm's engine.io and
 //! socket.io (see `benches/README.md`, "Idle memory per WebSocket connection").
 //!
-//! Each server runs as a separate process. For every run the tool starts the server,
+//! Each server runs as a separate process, and all run the same application: one
+//! `message` echo handler per socket (Socket.IO) or every message echoed (Engine.IO);
+//! the Halyard ones are `idle_memory_server` (`idle_memory/server.rs`), the Node ones
+//! `node_server.js`. For every run the tool starts the server,
 //! waits for it to answer, opens and closes a few warm-up connections, reads the
 //! server's `VmRSS` from `/proc/<pid>/status`, opens N WebSocket connections
 //! (`transport=websocket`, Engine.IO handshake read; for socket.io also `40` sent and the
@@ -48,13 +51,15 @@ const SERVERS: [&str; 6] = [
     "node-socket.io",
 ];
 
-/// The Halyard example each Halyard server runs (in `target/<profile>/examples/`).
-fn example(kind: &str) -> Option<&'static str> {
+/// The runtime and kind (`idle_memory_server --runtime R --kind K`) of each Halyard
+/// server: the same application as `node_server.js` (one `message` echo handler per
+/// socket; Engine.IO: every message echoed), in `idle_memory/server.rs`.
+fn halyard_server(kind: &str) -> Option<(&'static str, &'static str)> {
     match kind {
-        "halyard-tokio-eio" => Some("engineio_echo"),
-        "halyard-smol-eio" => Some("smol_engineio_echo"),
-        "halyard-tokio-sio" => Some("echo"),
-        "halyard-smol-sio" => Some("smol_echo"),
+        "halyard-tokio-eio" => Some(("tokio", "engine.io")),
+        "halyard-smol-eio" => Some(("smol", "engine.io")),
+        "halyard-tokio-sio" => Some(("tokio", "socket.io")),
+        "halyard-smol-sio" => Some(("smol", "socket.io")),
         _ => None,
     }
 }
@@ -201,16 +206,16 @@ fn free_port() -> std::io::Result<SocketAddr> {
 }
 
 fn target_dir() -> PathBuf {
-    // This binary is target/<profile>/idle_memory; the examples are beside it.
+    // This binary is target/<profile>/idle_memory; idle_memory_server is beside it.
     let exe = std::env::current_exe().expect("current_exe");
     exe.parent().expect("exe dir").to_path_buf()
 }
 
 /// Starts server `kind` on `addr`.
 fn start_server(kind: &str, addr: SocketAddr) -> std::io::Result<Child> {
-    let mut command = match (example(kind), kind) {
-        (Some(name), _) => {
-            let path = target_dir().join("examples").join(name);
+    let mut command = match (halyard_server(kind), kind) {
+        (Some((runtime, protocol)), _) => {
+            let path = target_dir().join("idle_memory_server");
             if !path.exists() {
                 return Err(std::io::Error::other(format!(
                     "{} is missing: run benches/idle_memory/run.sh, which builds it",
@@ -218,8 +223,9 @@ fn start_server(kind: &str, addr: SocketAddr) -> std::io::Result<Child> {
                 )));
             }
             let mut command = Command::new(path);
-            // No per-connection log lines: they are not what is measured.
-            command.arg(addr.to_string()).env("RUST_LOG", "warn");
+            command
+                .args(["--runtime", runtime, "--kind", protocol, "--port"])
+                .arg(addr.port().to_string());
             command
         }
         (None, "node-engine.io" | "node-socket.io") => {

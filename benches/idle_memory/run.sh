@@ -15,10 +15,9 @@ cd "$(dirname "$0")/../.."
 # hard one too; the servers it starts inherit it).
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
-cargo build --release --quiet \
-  -p halyard-tokio --example engineio_echo --example echo \
-  -p halyard-smol --example smol_engineio_echo --example smol_echo \
-  -p halyard-benches --bin idle_memory
+# The Halyard servers (idle_memory/server.rs: the same one-handler echo app as
+# node_server.js, on tokio or smol) and the load tool.
+cargo build --release --quiet -p halyard-benches --bin idle_memory --bin idle_memory_server
 if [ ! -d interop/node_modules/socket.io ]; then
   npm ci --prefix interop --no-audit --no-fund --loglevel=error
 fi
