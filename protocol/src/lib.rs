@@ -6,6 +6,10 @@
 //! - [`engineio`]: Engine.IO v4 packets, WebSocket frames and long-polling payloads.
 //! - [`socketio`]: Socket.IO v5 packets, their text encoding, and the binary-attachment
 //!   decoder that reassembles a packet from its text frame and the binary frames after it.
+//! - `socketio::msgpack` (feature `msgpack`): the Socket.IO packet codec of npm's
+//!   `socket.io-msgpack-parser`, one MessagePack map per packet in one binary frame,
+//!   decoding to the same `Packet` (binary values become attachments, so typed access
+//!   and [`Binary`] work unchanged).
 //! - [`Binary`]: a byte buffer that travels as a binary attachment when it appears in the
 //!   arguments of an event or an acknowledgement.
 //!

@@ -53,6 +53,16 @@ pub enum DecodeError {
     /// A binary frame arrived when no binary packet was waiting for attachments.
     #[error("binary frame without a binary packet waiting for it")]
     UnexpectedBinary,
+    /// MessagePack codec: the frame is not one well-formed MessagePack value of the kinds
+    /// the codec reads (see [`msgpack`](super::msgpack)).
+    #[cfg(feature = "msgpack")]
+    #[error("invalid MessagePack: {0}")]
+    InvalidMsgpack(String),
+    /// MessagePack codec: the frame is not a map, or its `type` or `nsp` field is
+    /// missing, repeated or invalid (a repeated `id` or `data` is also reported here).
+    #[cfg(feature = "msgpack")]
+    #[error("missing, repeated or invalid packet field `{0}`")]
+    InvalidField(&'static str),
 }
 
 /// Why a packet or payload cannot be encoded.

@@ -8,12 +8,18 @@
 //!
 //! Payloads stay raw JSON ([`Args`], [`RawJson`]), validated on decode and deserialised
 //! into user types only on demand.
+//!
+//! With the `msgpack` feature, [`msgpack`] is the codec of npm's `socket.io-msgpack-parser`
+//! (a packet as one MessagePack binary frame), decoding to and encoding from the same
+//! [`Packet`].
 
 mod args;
 mod decode;
 mod encode;
 mod error;
 mod json;
+#[cfg(feature = "msgpack")]
+pub mod msgpack;
 mod packet;
 mod scan;
 
