@@ -20,7 +20,7 @@
 //! data is an array starting with a name that is not reserved, CONNECT data an object,
 //! and so on), plus these, where the npm parser is more lenient:
 //! - the frame is exactly one map with string keys; `type` is an integer 0–4, `nsp` a
-//!   string starting with `/`, `id` a non-negative integer (not on CONNECT, DISCONNECT or
+//!   string starting with `/` and without `,` (as the JSON encoding requires), `id` a non-negative integer (not on CONNECT, DISCONNECT or
 //!   CONNECT_ERROR, required on ACK); each appears at most once; other keys (socket.io
 //!   clients also send `options`) are checked and ignored;
 //! - map keys are strings, strings are UTF-8, floats are finite, nesting is at most 128
@@ -269,7 +269,9 @@ impl Reader<'_> {
 
     fn nsp(&mut self) -> Result<ByteString, DecodeError> {
         let nsp = self.str().map_err(|_| DecodeError::InvalidField("nsp"))?;
-        if !nsp.starts_with('/') {
+        // No `,`: the JSON encoding ends the namespace there, so such a namespace could
+        // not be forwarded or answered on a JSON connection.
+        if !nsp.starts_with('/') || nsp.contains(',') {
             return Err(DecodeError::InvalidField("nsp"));
         }
         Ok(ByteString::from(nsp))
@@ -602,6 +604,11 @@ mod tests {
             (format!("81 {head} 01"), E::InvalidField("nsp")),
             (
                 format!("82 {head} 01 a3 6e7370 a1 78"),
+                E::InvalidField("nsp"),
+            ),
+            // "/,a": a comma ends a namespace in the JSON encoding (found by fuzzing).
+            (
+                format!("82 {head} 01 a3 6e7370 a3 2f2c61"),
                 E::InvalidField("nsp"),
             ),
             (format!("82 {head} 01 {head} 01"), E::InvalidField("type")),
