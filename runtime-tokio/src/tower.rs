@@ -24,10 +24,15 @@
 //! ```
 //!
 //! WebSocket upgrades work when the HTTP server keeps hyper's upgrade extension on the
-//! request, as `axum::serve` and hyper's `serve_connection(..).with_upgrades()` do. The
-//! peer's address is not known to the layer: `Handshake::address` is `None`.
+//! request, as `axum::serve` and hyper's `serve_connection(..).with_upgrades()` do.
+//!
+//! The peer's address (`Handshake::address`) comes from the request's extensions: axum's
+//! `ConnectInfo<SocketAddr>` with the `axum` feature, when the app is served with
+//! `app.into_make_service_with_connect_info::<SocketAddr>()`, or a plain `SocketAddr`
+//! extension that another layer put there. Without either it is `None`.
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
@@ -102,13 +107,27 @@ where
 
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
         if self.server.serves(request.uri().path()) {
+            let remote = peer_address(&request);
             let answer = self
                 .server
-                .handle_request(TokioRuntime::current(), None, request);
+                .handle_request(TokioRuntime::current(), remote, request);
             Box::pin(async move { Ok(answer.await.map(Either::Left)) })
         } else {
             let answer = self.inner.call(request);
             Box::pin(async move { Ok(answer.await?.map(Either::Right)) })
         }
     }
+}
+
+/// The peer's address, when the HTTP server left it on the request (see the module
+/// documentation).
+fn peer_address<B>(request: &Request<B>) -> Option<SocketAddr> {
+    let extensions = request.extensions();
+    #[cfg(feature = "axum")]
+    if let Some(axum::extract::ConnectInfo(addr)) =
+        extensions.get::<axum::extract::ConnectInfo<SocketAddr>>()
+    {
+        return Some(*addr);
+    }
+    extensions.get::<SocketAddr>().copied()
 }

@@ -1,7 +1,8 @@
 //! The tower layer in an axum app: the app's own routes keep working beside it, and npm's
 //! socket.io-client 4.8 runs the shared interop scenarios through axum (polling,
 //! WebSocket, and polling upgraded to WebSocket, the upgrade going through axum's
-//! `OnUpgrade` extension).
+//! `OnUpgrade` extension), the peer address reaching the handshake through axum's
+//! `ConnectInfo`.
 
 use std::future::Future;
 use std::io;
@@ -49,8 +50,10 @@ impl Harness for Axum {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let app = app(&server);
+        // With the peer's address, which the layer hands to the handshake.
+        let service = app.into_make_service_with_connect_info::<SocketAddr>();
         self.0
-            .spawn(async move { axum::serve(listener, app).await });
+            .spawn(async move { axum::serve(listener, service).await });
         addr
     }
 
@@ -94,6 +97,8 @@ fn client_bundle_through_axum() {
     halyard::socketio::test_support::client_bundle::<Axum>(INTEROP);
 }
 
+halyard::socketio_scenario!(Axum, INTEROP, namespaces);
+halyard::socketio_scenario!(Axum, INTEROP, server);
 halyard::socketio_scenario!(Axum, INTEROP, acks);
 halyard::socketio_scenario!(Axum, INTEROP, rooms);
 halyard::socketio_scenario!(Axum, INTEROP, binary);
