@@ -27,6 +27,7 @@
 //!   levels; JavaScript's `undefined` (`fixext 1` type 0) reads as an absent field or
 //!   map entry and as `null` in an array (as `JSON.stringify` has it); other extension
 //!   types (Dates) are refused;
+//! - a map that repeats a key is refused (JavaScript would keep the last one);
 //! - a map with a `_placeholder` key inside `data` is refused, as it would read as an
 //!   attachment; `bin` values are refused in CONNECT and CONNECT_ERROR data, which are
 //!   plain JSON ([`RawJson`]) in a [`Packet`].
@@ -359,6 +360,9 @@ impl Reader<'_> {
         } else if let Some(len) = map {
             out.push(b'{');
             let mut first = true;
+            // JavaScript keeps the last of repeated keys (and drops what the others held,
+            // binaries included); refusing them keeps decode and encode exact inverses.
+            let mut keys = std::collections::HashSet::new();
             for _ in 0..len {
                 let mark = out.len();
                 if !first {
@@ -369,6 +373,9 @@ impl Reader<'_> {
                     return Err(DecodeError::InvalidMsgpack(
                         "a map with a `_placeholder` key".into(),
                     ));
+                }
+                if len > 1 && !keys.insert(key.to_owned()) {
+                    return Err(DecodeError::InvalidMsgpack("a map repeats a key".into()));
                 }
                 json::to_writer(&mut *out, key).map_err(json_error)?;
                 out.push(b':');
@@ -665,6 +672,11 @@ mod tests {
                     "83 {head} 02 a3 6e7370 a1 2f a4 64617461 92 a1 65 81 ac 5f706c616365686f6c646572 c3"
                 ),
                 E::InvalidMsgpack("a map with a `_placeholder` key".into()),
+            ),
+            // ["e", {"a": 1, "a": 2}] (found by fuzzing: the repeat was lost on re-encode)
+            (
+                format!("83 {head} 02 a3 6e7370 a1 2f a4 64617461 92 a1 65 82 a1 61 01 a1 61 02"),
+                E::InvalidMsgpack("a map repeats a key".into()),
             ),
             (
                 format!("83 {head} 00 a3 6e7370 a1 2f a4 64617461 81 a1 62 c4 00"),
