@@ -123,37 +123,49 @@ fn main() {
     }
 }
 
+/// The Socket.IO application: one `message` handler per socket that echoes. (The
+/// runtime crates re-export the same `halyard` types, so one definition serves both.)
+fn socketio_app() -> halyard_tokio::socketio::Server {
+    use halyard_tokio::socketio::{Server, Socket};
+    let io = Server::new();
+    io.on_connection(|socket: Socket| async move {
+        socket.on("message", |socket: Socket, args: Vec<Value>| async move {
+            socket.emit("message", &ArgList(args)).await
+        });
+    });
+    io
+}
+
+/// The Engine.IO application: one task per socket, spawned on `rt`, that echoes.
+fn engineio_app<R: halyard_tokio::Runtime>(rt: R) -> halyard_tokio::EngineIoServer {
+    let server = halyard_tokio::EngineIoServer::new();
+    let app = server.clone();
+    let tasks = rt.clone();
+    rt.spawn(async move {
+        while let Some(mut socket) = app.accept().await {
+            tasks.spawn(async move {
+                while let Some(message) = socket.recv().await {
+                    if socket.send(message).await.is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+    });
+    server
+}
+
 #[tokio::main]
 async fn tokio_main(kind: Kind, addr: SocketAddr) -> std::io::Result<()> {
-    use halyard_tokio::EngineIoServer;
-    use halyard_tokio::socketio::{Server, Socket};
-
     let listener = tokio::net::TcpListener::bind(addr).await?;
     match kind {
         Kind::SocketIo => {
-            let io = Server::new();
-            io.on_connection(|socket: Socket| async move {
-                socket.on("message", |socket: Socket, args: Vec<Value>| async move {
-                    socket.emit("message", &ArgList(args)).await
-                });
-            });
+            let io = socketio_app();
             ready();
             halyard_tokio::serve(listener, io).await
         }
         Kind::EngineIo => {
-            let server = EngineIoServer::new();
-            let app = server.clone();
-            tokio::spawn(async move {
-                while let Some(mut socket) = app.accept().await {
-                    tokio::spawn(async move {
-                        while let Some(message) = socket.recv().await {
-                            if socket.send(message).await.is_err() {
-                                break;
-                            }
-                        }
-                    });
-                }
-            });
+            let server = engineio_app(halyard_tokio::TokioRuntime::current());
             ready();
             halyard_tokio::serve(listener, server).await
         }
@@ -161,38 +173,16 @@ async fn tokio_main(kind: Kind, addr: SocketAddr) -> std::io::Result<()> {
 }
 
 fn smol_main(kind: Kind, addr: SocketAddr) -> std::io::Result<()> {
-    use halyard_smol::EngineIoServer;
-    use halyard_smol::socketio::{Server, Socket};
-
     smol::block_on(async {
         let listener = async_net::TcpListener::bind(addr).await?;
         match kind {
             Kind::SocketIo => {
-                let io = Server::new();
-                io.on_connection(|socket: Socket| async move {
-                    socket.on("message", |socket: Socket, args: Vec<Value>| async move {
-                        socket.emit("message", &ArgList(args)).await
-                    });
-                });
+                let io = socketio_app();
                 ready();
                 halyard_smol::serve(listener, io).await
             }
             Kind::EngineIo => {
-                let server = EngineIoServer::new();
-                let app = server.clone();
-                smol::spawn(async move {
-                    while let Some(mut socket) = app.accept().await {
-                        smol::spawn(async move {
-                            while let Some(message) = socket.recv().await {
-                                if socket.send(message).await.is_err() {
-                                    break;
-                                }
-                            }
-                        })
-                        .detach();
-                    }
-                })
-                .detach();
+                let server = engineio_app(halyard_smol::SmolRuntime);
                 ready();
                 halyard_smol::serve(listener, server).await
             }
